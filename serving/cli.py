@@ -1,0 +1,93 @@
+"""`agentdesk` console script. Each subcommand lives with the part it drives; this file only parses."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+
+def _lazy(target: str):
+    """Import `module:function` only when the subcommand runs, so `agentdesk --help` stays fast."""
+
+    def run(args: argparse.Namespace) -> int:
+        module, func = target.split(":")
+        return getattr(importlib.import_module(module), func)(args) or 0
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="agentdesk", description="agentdesk multi-agent desk")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the LangGraph server with the chat UI")
+    run.add_argument("--port", type=int, default=None, help="default: $PORT or 2024")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--n-jobs-per-worker", type=int, default=None)
+    run.set_defaults(func=_lazy("serving.runner:main"))
+
+    ing = sub.add_parser("ingest", help="ingest Markdown, text, HTML and PDF into the chunk store")
+    ing.add_argument("paths", nargs="+")
+    ing.set_defaults(func=_lazy("rag.ingest:main"))
+
+    ev = sub.add_parser("eval", help="evaluations").add_subparsers(dest="eval", required=True)
+    r = ev.add_parser("retrieval", help="retrieval eval on a BEIR-layout dataset")
+    r.add_argument("--corpus", required=True)
+    r.add_argument("--queries", required=True)
+    r.add_argument("--split", required=True)
+    r.add_argument("--methods", default="bm25,dense,hybrid,hybrid_rerank")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=_lazy("evals.retrieval:main"))
+    g = ev.add_parser("guardrails", help="input-guard eval on a labelled JSONL file")
+    g.add_argument("--dataset", required=True)
+    g.add_argument("--json", action="store_true")
+    g.set_defaults(func=_lazy("evals.guardrails_eval:main"))
+    s = ev.add_parser("scenarios", help="scripted end-to-end scenarios")
+    s.add_argument("--endpoint", default=None)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_lazy("evals.scenarios:main"))
+
+    pr = sub.add_parser("prune", help="delete checkpoints of threads idle for more than N days")
+    pr.add_argument("--older-than", type=float, required=True, metavar="DAYS")
+    pr.add_argument("--dry-run", action="store_true")
+    pr.set_defaults(func=_lazy("serving.prune:main"))
+
+    tr = sub.add_parser("train", help="train offline artifacts").add_subparsers(dest="what", required=True)
+    inj = tr.add_parser("injection", help="train the injection classifier from a labelled JSONL")
+    inj.add_argument("--dataset", required=True)
+    inj.add_argument("--report", action="store_true", help="also print CV and leave-one-source-out figures")
+    inj.set_defaults(func=_lazy("guardrails.train:main"))
+
+    b = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
+    bl = b.add_parser("load")
+    bl.add_argument("--threads", type=int, default=50)
+    bl.add_argument("--turns", type=int, default=10)
+    bl.add_argument("--model-latency-ms", type=float, default=200)
+    bl.add_argument("--url", default=None)
+    bl.add_argument("--json", action="store_true")
+    bl.set_defaults(func=_lazy("evals.bench_load:main"))
+    bo = b.add_parser("orchestrator")
+    bo.add_argument("--turns", type=int, default=50)
+    bo.add_argument("--json", action="store_true")
+    bo.set_defaults(func=_lazy("evals.bench_orchestrator:main"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Postgres access: one URL resolver, tuned pools, and the app's own schema (audit log).
+
+Every connection uses autocommit, `prepare_threshold=0` (safe behind PgBouncer and
+across pool recycling) and `dict_row`. Pools check a connection before handing it out and
+retire idle/old ones, because idle connections get cut during long model calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from importlib import resources
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from serving.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+CONNECTION_KWARGS = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+
+_url: str | None = None
+
+
+def database_url() -> str:
+    """DATABASE_URL when set, else the embedded pgserver database (started on first use)."""
+    global _url
+    if _url is None:
+        settings = get_settings()
+        if settings.database_url:
+            _url = settings.database_url
+        else:
+            from serving.embedded_pg import embedded_database_url
+
+            _url = embedded_database_url(settings.data_dir)
+    return _url
+
+
+def make_pool(url: str | None = None, *, max_size: int | None = None) -> AsyncConnectionPool:
+    """A pool that is not yet open; use `async with make_pool() as pool`."""
+    settings = get_settings()
+    return AsyncConnectionPool(
+        conninfo=url or database_url(),
+        min_size=1,
+        max_size=max_size or settings.pool_max_size,
+        kwargs=dict(CONNECTION_KWARGS),
+        check=AsyncConnectionPool.check_connection,  # liveness check on checkout
+        max_idle=300,
+        max_lifetime=1800,
+        reconnect_timeout=60,
+        timeout=30,
+        open=False,
+    )
+
+
+def connect(url: str | None = None) -> psycopg.Connection:
+    """A plain synchronous connection for the CLI and scripts."""
+    return psycopg.connect(url or database_url(), **CONNECTION_KWARGS)
+
+
+_pools: dict[int, AsyncConnectionPool] = {}
+_pool_lock = asyncio.Lock
+
+
+async def app_pool() -> AsyncConnectionPool:
+    """The app's shared pool for the running event loop (pools are bound to one loop)."""
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(id(loop))
+    if pool is None or pool.closed:
+        pool = make_pool()
+        _pools[id(loop)] = pool
+        await pool.open(wait=True)
+        await ensure_schema_async(pool)
+    return pool
+
+
+def schema_sql() -> str:
+    return resources.files("serving").joinpath("schema.sql").read_text()
+
+
+async def ensure_schema_async(pool: AsyncConnectionPool) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(schema_sql())
+
+
+def ensure_schema(conn: psycopg.Connection) -> None:
+    conn.execute(schema_sql())

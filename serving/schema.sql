@@ -1,0 +1,26 @@
+-- agentdesk's own tables. Idempotent: run at every start.
+-- An advisory lock keeps concurrent starters from racing on CREATE.
+SELECT pg_advisory_lock(716253);
+
+CREATE TABLE IF NOT EXISTS agentdesk_audit (
+    id              bigserial PRIMARY KEY,
+    at              timestamptz NOT NULL DEFAULT now(),
+    kind            text NOT NULL,          -- decision | action | guard
+    thread_id       text,
+    run_id          text,
+    user_id         text,
+    agent           text,
+    tool            text,
+    risk            text,
+    decision        text,                   -- approve | edit | reject (kind = decision)
+    status          text,                   -- started | done | failed | dry-run (kind = action)
+    args            jsonb,
+    result          jsonb,
+    note            text,
+    idempotency_key text
+);
+CREATE UNIQUE INDEX IF NOT EXISTS agentdesk_audit_action_key
+    ON agentdesk_audit (idempotency_key) WHERE kind = 'action';
+CREATE INDEX IF NOT EXISTS agentdesk_audit_thread ON agentdesk_audit (thread_id, at);
+
+SELECT pg_advisory_unlock(716253);

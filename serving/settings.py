@@ -1,0 +1,60 @@
+"""One configuration model for the whole app, read from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Persistence: DATABASE_URL, or an embedded pgserver Postgres under data_dir.
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    data_dir: Path = Field(default=PROJECT_ROOT / ".data", alias="AGENTDESK_DATA_DIR")
+    pool_max_size: int = Field(default=10, alias="AGENTDESK_POOL_MAX_SIZE")
+
+    # Model gateway. Unset base URL means the offline model serves every node.
+    llm_base_url: str | None = Field(default=None, alias="AGENTDESK_LLM_BASE_URL")
+    llm_model: str = Field(default="Qwen/Qwen3-8B", alias="AGENTDESK_LLM_MODEL")
+    llm_api_key: str = Field(default="EMPTY", alias="AGENTDESK_LLM_API_KEY")
+    # Per-role overrides, e.g. a small fast model for routing.
+    router_model: str | None = Field(default=None, alias="AGENTDESK_ROUTER_MODEL")
+    llm_fallback_base_url: str | None = Field(default=None, alias="AGENTDESK_LLM_FALLBACK_BASE_URL")
+    llm_fallback_model: str | None = Field(default=None, alias="AGENTDESK_LLM_FALLBACK_MODEL")
+    llm_timeout_s: float = Field(default=60.0, alias="AGENTDESK_LLM_TIMEOUT_S")
+    llm_max_retries: int = Field(default=3, alias="AGENTDESK_LLM_MAX_RETRIES")
+    llm_backoff_max_s: float = Field(default=8.0, alias="AGENTDESK_LLM_BACKOFF_MAX_S")
+    breaker_failures: int = Field(default=5, alias="AGENTDESK_BREAKER_FAILURES")
+    breaker_reset_s: float = Field(default=30.0, alias="AGENTDESK_BREAKER_RESET_S")
+    # Cost per 1k tokens (input, output) for budget accounting of a served model.
+    cost_per_1k_input: float = Field(default=0.0, alias="AGENTDESK_COST_PER_1K_INPUT")
+    cost_per_1k_output: float = Field(default=0.0, alias="AGENTDESK_COST_PER_1K_OUTPUT")
+
+    # Per-run budgets.
+    max_steps: int = Field(default=6, alias="AGENTDESK_MAX_STEPS")
+    max_tokens: int = Field(default=200_000, alias="AGENTDESK_MAX_TOKENS")
+    max_cost: float = Field(default=5.0, alias="AGENTDESK_MAX_COST")
+    max_input_chars: int = Field(default=20_000, alias="AGENTDESK_MAX_INPUT_CHARS")
+
+    # DevOps signals; unset means agentdesk's own metrics and logs.
+    prometheus_url: str | None = Field(default=None, alias="PROMETHEUS_URL")
+    loki_url: str | None = Field(default=None, alias="LOKI_URL")
+
+    @property
+    def offline(self) -> bool:
+        return not self.llm_base_url
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "logs" / "agentdesk.jsonl"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
