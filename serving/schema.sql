@@ -19,8 +19,10 @@ CREATE TABLE IF NOT EXISTS agentdesk_audit (
     note            text,
     idempotency_key text
 );
-CREATE UNIQUE INDEX IF NOT EXISTS agentdesk_audit_action_key
-    ON agentdesk_audit (idempotency_key) WHERE kind = 'action';
+-- An approved action runs once and a decision is recorded once, even when a run is resumed
+-- twice: both carry an idempotency key derived from the thread and the tool call id.
+CREATE UNIQUE INDEX IF NOT EXISTS agentdesk_audit_key
+    ON agentdesk_audit (kind, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS agentdesk_audit_thread ON agentdesk_audit (thread_id, at);
 
 SELECT pg_advisory_unlock(716253);

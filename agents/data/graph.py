@@ -1,0 +1,12 @@
+"""The data specialist subgraph."""
+
+from agents.data import offline, prompts
+from agents.data.tools import TOOLS
+from graphs.specialist import build_specialist
+
+
+def build_graph():
+    return build_specialist("data", TOOLS, prompts.SYSTEM, offline.policy)
+
+
+graph = build_graph()

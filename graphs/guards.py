@@ -1,0 +1,72 @@
+"""Guard nodes: the input guard opens every run, the output guard closes it.
+
+They call the detectors in `guardrails/`; verdicts go to state (for the UI and traces) and
+blocked inputs to the audit log. A blocked message is replaced in history by a placeholder
+so the attack never reaches a model later in the thread, and the thread stays usable.
+"""
+
+from __future__ import annotations
+
+import re
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+
+from graphs.routing import latest_human
+from graphs.state import DeskState, fresh_budget
+from guardrails.input_guard import check_input, refusal_message
+from guardrails.output_guard import check_output
+from serving import audit
+
+_URL = re.compile(r"https?://[^\s)\]>\"']+")
+
+
+async def input_guard(state: DeskState, config: RunnableConfig) -> dict:
+    update: dict = {"budget": fresh_budget(), "route": None, "route_reason": "", "notes": []}
+    _, human = latest_human(state["messages"])
+    text = str(human.content) if human is not None else ""
+    if human is None or not text.strip():
+        update["route"] = "blocked"
+        update["messages"] = [AIMessage("Please type a question: the message was empty.", name="input_guard")]
+        return update
+    verdict = check_input(text)
+    record = {"stage": "input", "allowed": verdict.allowed, "category": verdict.category,
+              "reason": verdict.reason, "score": round(verdict.score, 3), "message_id": human.id}
+    update["guard"] = [record]
+    if not verdict.allowed:
+        await audit.record("guard", config, decision="block", note=verdict.reason,
+                           args={"category": verdict.category, "score": verdict.score})
+        placeholder = f"[message withheld by the input guard: {verdict.category}]"
+        update["route"] = "blocked"
+        update["messages"] = [
+            HumanMessage(placeholder, id=human.id),
+            AIMessage(refusal_message(verdict), name="input_guard"),
+        ]
+    elif verdict.masked_text != text:
+        update["messages"] = [HumanMessage(verdict.masked_text, id=human.id)]
+    return update
+
+
+def after_input_guard(state: DeskState) -> str:
+    return "blocked" if state.get("route") == "blocked" else "router"
+
+
+async def output_guard(state: DeskState, config: RunnableConfig) -> dict:
+    """Redact PII and secrets from this run's answers; keep links only to cited sources."""
+    idx, _ = latest_human(state["messages"])
+    cited = [a.get("source", "") for art in state.get("artifacts") or [] for a in art.get("citations", [])]
+    cited_urls = [u for u in cited if u.startswith("http")]
+    replaced, records = [], []
+    for m in state["messages"][idx + 1 :]:
+        if not isinstance(m, AIMessage) or not isinstance(m.content, str) or not m.content:
+            continue
+        verdict = check_output(m.content, allowed_links=cited_urls)
+        if verdict.text != m.content:
+            replaced.append(m.model_copy(update={"content": verdict.text}))
+            records.append({"stage": "output", "message_id": m.id, "findings": verdict.findings,
+                            "removed_links": verdict.removed_links})
+    if not any(isinstance(m, AIMessage) and m.content for m in state["messages"][idx + 1 :]):
+        replaced.append(AIMessage(
+            "I can help with documents (research), Python (code), the warehouse (SQL) and "
+            "DevOps signals. What would you like to do?", name="orchestrator"))
+    return {"messages": replaced, "guard": records} if replaced or records else {}

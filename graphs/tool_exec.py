@@ -1,0 +1,71 @@
+"""The tools node: runs the calls that passed the approval node, through the registry.
+
+Arguments are validated against the tool's JSON schema before anything runs. Medium and
+higher calls are audit-logged; side-effecting calls claim an idempotency key first, so a
+resumed or replayed run never executes an approved action twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langchain_core.messages import ToolMessage
+from langchain_core.runnables import RunnableConfig
+
+from graphs.approval import pending_calls
+from guardrails.policy import PolicyError, Risk, check_call
+from serving import audit
+
+MAX_RESULT_CHARS = 20_000  # what the model sees; the full result stays in the artifact
+
+
+async def _run_one(agent: str, call: dict, config: RunnableConfig) -> tuple[ToolMessage, dict | None]:
+    try:
+        spec, risk = check_call(agent, call["name"], call["args"])
+    except PolicyError as exc:
+        return ToolMessage(str(exc), tool_call_id=call["id"], name=call["name"], status="error"), None
+
+    thread = audit.run_identity(config)["thread_id"]
+    key = f"{thread}:{call['id']}"
+    if spec.side_effects or risk.needs_approval:
+        earlier = await audit.begin_action(config, key, agent=agent, tool=call["name"], risk=risk.value, args=call["args"])
+        if earlier is not None:
+            content = (earlier.get("result") or {}).get("content") or (
+                f"{call['name']} already ran for this request (status {earlier['status']}); not run again."
+            )
+            return ToolMessage(content, tool_call_id=call["id"], name=call["name"]), None
+    try:
+        message = await spec.tool.ainvoke({**call, "type": "tool_call"}, config)
+    except Exception as exc:  # noqa: BLE001 - a tool failure is reported to the model, not raised
+        message = ToolMessage(f"{call['name']} failed: {type(exc).__name__}: {exc}",
+                              tool_call_id=call["id"], name=call["name"], status="error")
+    if not isinstance(message, ToolMessage):  # a tool that returned a Command or raw value
+        message = ToolMessage(str(message), tool_call_id=call["id"], name=call["name"])
+    content = str(message.content)
+    if len(content) > MAX_RESULT_CHARS:
+        message.content = content[:MAX_RESULT_CHARS] + "\n[truncated]"
+
+    status = "failed" if message.status == "error" else "done"
+    if spec.side_effects or risk.needs_approval:
+        await audit.finish_action(key, status, {"content": content[:4000]})
+    elif risk is not Risk.low:
+        await audit.record("action", config, agent=agent, tool=call["name"], risk=risk.value,
+                           status=status, args=call["args"], result={"content": content[:4000]})
+
+    artifact = message.artifact if isinstance(message.artifact, dict) else None
+    if artifact is not None:
+        artifact = {**artifact, "tool_call_id": call["id"], "tool": call["name"], "agent": agent}
+    return message, artifact
+
+
+def make_tools_node(agent: str):
+    async def tools(state: dict, config: RunnableConfig) -> dict[str, Any]:
+        _, calls = pending_calls(state["messages"])
+        results = await asyncio.gather(*(_run_one(agent, c, config) for c in calls))
+        return {
+            "messages": [m for m, _ in results],
+            "artifacts": [a for _, a in results if a is not None],
+        }
+
+    return tools

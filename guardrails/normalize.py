@@ -1,0 +1,147 @@
+"""Undo the cheap obfuscations attackers use so rules and the classifier see the plain words.
+
+`normalize(text)` returns the text a detector should read (`clean`), extra `views` worth
+scanning (leetspeak-folded, spaced letters joined, decoded base64 and hidden tag characters),
+and `signals`: counts of each trick found, which the encoding check and the classifier use.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+# Zero-width and invisible formatting characters. ZWJ (U+200D) is legitimate inside emoji
+# sequences, so it only counts as a trick when it sits between letters (see _zero_width_in_words).
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e\u034f"
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
+_ZW_RE = re.compile(f"[{ZERO_WIDTH}{BIDI}]")
+_ZW_IN_WORD_RE = re.compile(f"(?<=\\w)[{ZERO_WIDTH}{BIDI}]+(?=\\w)")
+# Unicode tag characters (U+E0000..U+E007F) mirror ASCII and render invisibly: "ASCII smuggling".
+# The one legitimate use is subdivision flags (black flag U+1F3F4 followed by tags).
+_TAG_RE = re.compile("[\U000e0000-\U000e007f]+")
+_FLAG_TAGS_RE = re.compile("\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f")
+
+# Cyrillic and Greek letters that look like Latin ones (the common confusables; NFKC already
+# folds full-width and mathematical alphanumerics).
+_HOMOGLYPHS = str.maketrans(
+    {
+        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
+        "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h", "ӏ": "l", "ɡ": "g",
+        "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",
+        "С": "C", "Т": "T", "Х": "X", "У": "Y", "І": "I", "Ј": "J", "Ѕ": "S",
+        "α": "a", "ο": "o", "ρ": "p", "ν": "v", "ι": "i", "κ": "k", "τ": "t", "υ": "u",
+        "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
+        "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+    }
+)
+_CONFUSABLE = set("аеорсухіјѕԁԛԝһӏɡАВЕКМНОРСТХУІЈЅαορνικτυΑΒΕΖΗΙΚΜΝΟΡΤΥΧ")
+_WORD_RE = re.compile(r"\w+")
+
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+# A token mixing letters with leet digits/symbols, e.g. "1gn0re", "pr0mpt", "@dmin".
+_LEET_TOKEN_RE = re.compile(r"(?=[\w@$]*[A-Za-z])(?=[\w@$]*[013457@$])[\w@$]{3,}")
+# Letters spelled out one by one: "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e".
+_SPACED_RE = re.compile(r"\b(?:[A-Za-z][ .\-_*]){3,}[A-Za-z]\b")
+
+_B64_RE = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/=_-])")
+
+
+@dataclass
+class Normalized:
+    clean: str
+    views: list[str] = field(default_factory=list)
+    signals: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def all_views(self) -> list[str]:
+        return [self.clean, *self.views]
+
+
+def _fold_homoglyphs(text: str) -> tuple[str, int]:
+    """Fold confusables only in words that also contain Latin letters (or when the text is
+    mostly Latin), so genuine Russian or Greek text is left alone."""
+    letters = [c for c in text if c.isalpha()]
+    latin = sum(1 for c in letters if c.isascii())
+    mostly_latin = bool(letters) and latin / len(letters) > 0.6
+    mixed = 0
+
+    def fold(m: re.Match[str]) -> str:
+        nonlocal mixed
+        w = m.group()
+        has_conf = any(c in _CONFUSABLE for c in w)
+        if not has_conf:
+            return w
+        has_latin = any(c.isascii() and c.isalpha() for c in w)
+        if has_latin:
+            mixed += 1
+        return w.translate(_HOMOGLYPHS) if (has_latin or mostly_latin) else w
+
+    return _WORD_RE.sub(fold, text), mixed
+
+
+def _decode_b64(blob: str) -> str | None:
+    """Decode a blob if it is base64 of readable text; binary payloads (keys, images) are not
+    instructions, so they are not returned."""
+    s = blob.rstrip("=")
+    if len(s) < 20 or not (re.search(r"[A-Z]", s) and re.search(r"[a-z]", s)):
+        return None
+    s = s.replace("-", "+").replace("_", "/")
+    try:
+        raw = base64.b64decode(s + "=" * (-len(s) % 4), validate=True)
+        out = raw.decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    printable = sum(1 for c in out if c.isprintable() or c in "\n\t")
+    if printable < 0.9 * len(out) or " " not in out:
+        return None
+    return out
+
+
+def normalize(text: str) -> Normalized:
+    signals: dict[str, int] = {}
+    views: list[str] = []
+
+    flags_removed = _FLAG_TAGS_RE.sub("", text)
+    hidden = "".join(chr(ord(c) - 0xE0000) for m in _TAG_RE.finditer(flags_removed) for c in m.group())
+    hidden = "".join(c for c in hidden if c.isprintable())
+    signals["tag_chars"] = len(hidden)
+    if len(hidden) >= 4:
+        views.append(hidden)
+
+    signals["zero_width_in_words"] = sum(len(m.group()) for m in _ZW_IN_WORD_RE.finditer(text))
+    signals["bidi"] = sum(text.count(c) for c in "\u202d\u202e\u2066\u2067\u2068")
+    s = _TAG_RE.sub("", _ZW_RE.sub("", text))
+    s = unicodedata.normalize("NFKC", s)
+    s, mixed = _fold_homoglyphs(s)
+    signals["mixed_script_words"] = mixed
+
+    decoded = [d for m in _B64_RE.finditer(s) if (d := _decode_b64(m.group()))]
+    signals["base64_text_blobs"] = len(decoded)
+    views.extend(decoded)
+
+    leet_hits = 0
+
+    def unleet(m: re.Match[str]) -> str:
+        nonlocal leet_hits
+        w = m.group()
+        # Mostly-digit tokens (ids, versions, "ec2", "s3", "k8s") are not leetspeak.
+        if sum(c.isalpha() for c in w) < 2:
+            return w
+        leet_hits += 1
+        return w.translate(_LEET)
+
+    leet = _LEET_TOKEN_RE.sub(unleet, s)
+    spaced = _SPACED_RE.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group()), leet)
+    signals["leet_tokens"] = leet_hits
+    signals["spaced_letters"] = len(_SPACED_RE.findall(leet))
+    if spaced != s:
+        views.append(spaced)
+    return Normalized(clean=s, views=views, signals=signals)
+
+
+def strip_invisible(text: str) -> str:
+    """Remove zero-width, bidi and tag characters (used when neutralising retrieved chunks)."""
+    return _TAG_RE.sub("", _ZW_RE.sub("", text))

@@ -1,0 +1,236 @@
+"""The model gateway: every model node gets its model here.
+
+With AGENTDESK_LLM_BASE_URL set, calls go to vLLM's OpenAI-compatible API (then an optional
+secondary endpoint); the offline model is always the last link of the fallback chain, so a
+dead endpoint degrades to a labelled offline answer instead of a failed run. Each remote
+backend has retries with jittered exponential backoff (honouring Retry-After), a per-call
+timeout and a circuit breaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import openai
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from serving.breaker import CircuitBreaker
+from serving.offline_model import OFFLINE_MODEL_NAME, OfflineChatModel, OfflinePolicy
+from serving.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class ModelUnavailable(RuntimeError):
+    """Every backend in the chain failed or is open-circuited."""
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError)):
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code >= 500 or exc.status_code == 429
+    return isinstance(exc, (httpx.TimeoutException, httpx.TransportError, asyncio.TimeoutError))
+
+
+def _retry_after_s(exc: BaseException) -> float:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value else 0.0
+    except ValueError:
+        return 0.0
+
+
+class _Wait:
+    """Jittered exponential backoff, but never shorter than the server's Retry-After."""
+
+    def __init__(self, max_s: float):
+        self._jitter = wait_random_exponential(multiplier=0.25, max=max_s)
+        self._max = max_s
+
+    def __call__(self, retry_state) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        return min(self._max, max(self._jitter(retry_state), _retry_after_s(exc) if exc else 0.0))
+
+
+@dataclass
+class Backend:
+    name: str
+    model: BaseChatModel
+    breaker: CircuitBreaker | None  # None for the offline model: it cannot fail
+    max_retries: int = 0
+    backoff_max_s: float = 8.0
+    timeout_s: float = 60.0
+
+    async def call(self, fn: Callable[[BaseChatModel], Any]) -> Any:
+        if self.breaker is None:
+            return await fn(self.model)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=_Wait(self.backoff_max_s),
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await asyncio.wait_for(fn(self.model), self.timeout_s)
+
+
+_BREAKERS: dict[str, CircuitBreaker] = {}
+
+
+def _breaker(key: str, settings: Settings) -> CircuitBreaker:
+    # One breaker per endpoint+model, shared by every role and run in this process.
+    if key not in _BREAKERS:
+        _BREAKERS[key] = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)
+    return _BREAKERS[key]
+
+
+def _remote(base_url: str, model: str, settings: Settings) -> Backend:
+    from langchain_openai import ChatOpenAI
+
+    chat = ChatOpenAI(
+        base_url=base_url,
+        model=model,
+        api_key=settings.llm_api_key,
+        timeout=settings.llm_timeout_s,
+        max_retries=0,  # retries are ours, so backoff, Retry-After and the breaker agree
+        stream_usage=True,
+    )
+    return Backend(
+        name=f"{base_url}#{model}",
+        model=chat,
+        breaker=_breaker(f"{base_url}#{model}", settings),
+        max_retries=settings.llm_max_retries,
+        backoff_max_s=settings.llm_backoff_max_s,
+        timeout_s=settings.llm_timeout_s,
+    )
+
+
+def backends_for(role: str, policy: OfflinePolicy | None, settings: Settings | None = None) -> list[Backend]:
+    settings = settings or get_settings()
+    chain: list[Backend] = []
+    if settings.llm_base_url:
+        model = settings.router_model if role == "router" and settings.router_model else settings.llm_model
+        chain.append(_remote(settings.llm_base_url, model, settings))
+        if settings.llm_fallback_base_url:
+            chain.append(
+                _remote(settings.llm_fallback_base_url, settings.llm_fallback_model or model, settings)
+            )
+    chain.append(Backend(OFFLINE_MODEL_NAME, OfflineChatModel(role=role, policy=policy), None))
+    return chain
+
+
+async def call_chain(backends: Sequence[Backend], fn: Callable[[BaseChatModel], Any]) -> Any:
+    """Try each backend in order; skip open circuits; record outcomes on the breakers."""
+    errors: list[str] = []
+    for backend in backends:
+        if backend.breaker is not None and not backend.breaker.allow():
+            errors.append(f"{backend.name}: circuit open, retry in {backend.breaker.retry_in_s():.0f}s")
+            continue
+        try:
+            result = await backend.call(fn)
+        except Exception as exc:  # noqa: BLE001 - any backend failure moves down the chain
+            if backend.breaker is None:
+                raise
+            backend.breaker.record_failure()
+            errors.append(f"{backend.name}: {type(exc).__name__}: {exc}")
+            log.warning("model backend %s failed, falling back: %s", backend.name, exc)
+            continue
+        if backend.breaker is not None:
+            backend.breaker.record_success()
+        return result
+    raise ModelUnavailable("; ".join(errors) or "no model backend configured")
+
+
+class GatewayChatModel(BaseChatModel):
+    """A chat model that routes each call through the fallback chain of `backends_for(role)`."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    role: str
+    policy: Any = None  # OfflinePolicy for this role
+    tools: list[Any] = []
+    tool_choice: Any = None
+    _backends: list[Backend] | None = PrivateAttr(default=None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "agentdesk-gateway"
+
+    @property
+    def backends(self) -> list[Backend]:
+        if self._backends is None:
+            self._backends = backends_for(self.role, self.policy)
+        return self._backends
+
+    def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any):
+        return GatewayChatModel(role=self.role, policy=self.policy, tools=list(tools), tool_choice=tool_choice)
+
+    def _bound(self, model: BaseChatModel) -> Any:
+        if not self.tools:
+            return model
+        kwargs = {"tool_choice": self.tool_choice} if self.tool_choice else {}
+        return model.bind_tools(self.tools, **kwargs)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        message: AIMessage = await call_chain(
+            self.backends, lambda m: self._bound(m).ainvoke(messages, stop=stop)
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return asyncio.run(self._agenerate(messages, stop=stop, **kwargs))
+
+
+def chat_model(role: str, policy: OfflinePolicy | None = None) -> GatewayChatModel:
+    """The model for a node. `policy` is what the offline model does for this role."""
+    return GatewayChatModel(role=role, policy=policy)
+
+
+async def structured(
+    role: str,
+    schema: type[BaseModel],
+    messages: list[BaseMessage],
+    policy: OfflinePolicy | None = None,
+) -> BaseModel:
+    """A validated structured output (vLLM: json_schema response_format; offline: the policy)."""
+
+    async def ask(model: BaseChatModel) -> BaseModel:
+        if isinstance(model, OfflineChatModel):
+            return model.structured(schema, messages)
+        runnable = model.with_structured_output(schema, method="json_schema")
+        return schema.model_validate(await runnable.ainvoke(messages))
+
+    return await call_chain(backends_for(role, policy), ask)
+
+
+def is_offline() -> bool:
+    return get_settings().offline

@@ -1,0 +1,31 @@
+"""Prometheus metrics of agentdesk, exposed at /metrics by the HTTP app.
+
+The DevOps agent reads these same series when no Prometheus is configured.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
+
+ROUTES = Counter("agentdesk_routes_total", "Router decisions by route", ["route"])
+TOOL_CALLS = Counter("agentdesk_tool_calls_total", "Tool calls by tool and outcome", ["tool", "outcome"])
+GUARD_BLOCKS = Counter("agentdesk_guard_blocks_total", "Inputs blocked by category", ["category"])
+APPROVALS = Counter("agentdesk_approvals_total", "Approval decisions by type", ["decision"])
+APPROVALS_PENDING = Gauge("agentdesk_approvals_pending", "Interrupts waiting for a decision")
+HTTP_REQUESTS = Counter("agentdesk_http_requests_total", "Requests to the custom app", ["path", "status"])
+NODE_LATENCY = Histogram("agentdesk_node_seconds", "Node latency", ["node"],
+                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+
+def exposition() -> bytes:
+    return generate_latest(REGISTRY)
+
+
+def samples(match: str = "") -> list[tuple[str, dict[str, str], float]]:
+    """Current samples of agentdesk's own series whose name contains `match`."""
+    out = []
+    for family in REGISTRY.collect():
+        for s in family.samples:
+            if s.name.startswith(("agentdesk_", "process_")) and match in s.name:
+                out.append((s.name, dict(s.labels), s.value))
+    return out

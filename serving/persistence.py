@@ -1,0 +1,32 @@
+"""The checkpointer the LangGraph server loads (`langgraph.json` -> `checkpointer.path`).
+
+An async context manager yielding `AsyncPostgresSaver` over our tuned pool. The server
+enters it once per event loop thread and closes it on shutdown. `setup()` is idempotent
+(it runs only missing migrations), so every start calls it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+from serving.db import database_url, ensure_schema_async, make_pool
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def checkpointer(url: str | None = None) -> AsyncIterator[AsyncPostgresSaver]:
+    pool = make_pool(url or database_url())
+    await pool.open(wait=True, timeout=60)
+    try:
+        saver = AsyncPostgresSaver(pool)
+        await saver.setup()
+        await ensure_schema_async(pool)
+        log.info("Postgres checkpointer ready")
+        yield saver
+    finally:
+        await pool.close()
