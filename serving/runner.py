@@ -1,0 +1,119 @@
+"""`agentdesk run` (what `make run` calls): prepare the database, then start the LangGraph server.
+
+Preparation is idempotent: our schema, the demo warehouse (loaded once) and the demo corpus
+(the project's own docs and runbooks, ingested by content hash). The server is `langgraph dev`
+without browser or reload; it may move to another port when the one asked for is taken, so the
+real port is read from its output before any URL is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from serving.settings import PROJECT_ROOT, get_settings
+
+_API_LINE = re.compile(r"API:\s*(?:\x1b\[[0-9;]*m)?(https?://[^\s\x1b]+)")
+DEMO_CORPUS = [PROJECT_ROOT / "docs", PROJECT_ROOT / "agents" / "devops" / "runbooks", PROJECT_ROOT / "README.md"]
+
+
+def prepare(url: str) -> None:
+    """Schema, warehouse and demo corpus; each step says what it did."""
+    from serving.db import connect, ensure_schema
+
+    with connect(url) as conn:
+        ensure_schema(conn)
+    try:
+        from agents.data.warehouse import load
+
+        started = time.perf_counter()
+        loaded = load(url)
+        print(f"warehouse: {'loaded' if loaded else 'already loaded'} ({time.perf_counter() - started:.1f}s)", flush=True)
+    except Exception as exc:  # noqa: BLE001 - the server can still start without the demo data
+        print(f"warehouse: not loaded ({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
+    try:
+        from rag.ingest import ingest_paths
+
+        report = ingest_paths([p for p in DEMO_CORPUS if p.exists()])
+        print(f"demo corpus: {report.summary()}", flush=True)
+    except Exception as exc:  # noqa: BLE001
+        print(f"demo corpus: not ingested ({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
+
+
+def server_command(port: int, host: str, n_jobs: int | None) -> list[str]:
+    cmd = [str(Path(sys.executable).parent / "langgraph"), "dev", "--no-browser", "--no-reload",
+           "--allow-blocking", "--port", str(port), "--host", host,
+           "--config", str(PROJECT_ROOT / "langgraph.json")]
+    if n_jobs:
+        cmd += ["--n-jobs-per-worker", str(n_jobs)]
+    return cmd
+
+
+def main(args: argparse.Namespace) -> int:
+    from serving.db import database_url
+
+    settings = get_settings()
+    port = args.port or int(os.environ.get("PORT", "2024"))
+    started = time.perf_counter()
+    url = database_url()
+    where = "DATABASE_URL" if settings.database_url else f"embedded Postgres in {settings.data_dir / 'pg'}"
+    print(f"database: {where}", flush=True)
+    prepare(url)
+    model = "offline model (set AGENTDESK_LLM_BASE_URL for vLLM)" if settings.offline else \
+        f"{settings.llm_model} at {settings.llm_base_url}"
+    print(f"model: {model}", flush=True)
+
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(server_command(port, args.host, args.n_jobs_per_worker), cwd=PROJECT_ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    found: dict[str, str] = {}
+
+    def pump() -> None:  # echo the server's output and learn its real URL from it
+        for line in proc.stdout:  # type: ignore[union-attr]
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            if "base" not in found and (m := _API_LINE.search(line)):
+                found["base"] = m.group(1).rstrip("/")
+
+    def announce_when_ready() -> None:
+        while proc.poll() is None:
+            if (base := found.get("base")) and _healthy(base):
+                _announce(base, time.perf_counter() - started)
+                return
+            time.sleep(0.2)
+
+    threading.Thread(target=pump, daemon=True).start()
+    threading.Thread(target=announce_when_ready, daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return proc.wait(timeout=30)
+
+
+def _healthy(base: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{base}/ok", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _announce(base: str, seconds: float) -> None:
+    print(
+        f"\nagentdesk is ready in {seconds:.1f}s\n"
+        f"  chat UI:   {base}/ui\n"
+        f"  Studio:    https://smith.langchain.com/studio/?baseUrl={base}\n"
+        f"  API docs:  {base}/docs\n"
+        f"  health:    {base}/healthz\n",
+        flush=True,
+    )

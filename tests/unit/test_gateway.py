@@ -1,0 +1,135 @@
+"""The model gateway against a scripted OpenAI-compatible server over real HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from langchain_core.messages import HumanMessage
+from langchain_core.tools import tool
+
+from evals.scripted_llm import ScriptedServer, text
+from evals.scripted_llm import tool as tool_reply
+from graphs.routing import RouteDecision
+from serving.gateway import chat_model, structured
+from serving.offline_model import OFFLINE_LABEL, OFFLINE_MODEL_NAME
+
+
+@tool
+def lookup(term: str) -> str:
+    """Look a term up."""
+    return term
+
+
+def offline_echo(messages):
+    from langchain_core.messages import AIMessage
+
+    return AIMessage("offline says hi")
+
+
+@pytest.fixture
+def llm(settings_env):
+    with ScriptedServer() as srv:
+        settings_env(AGENTDESK_LLM_BASE_URL=srv.url, AGENTDESK_LLM_MODEL="scripted-model",
+                     AGENTDESK_LLM_MAX_RETRIES="2", AGENTDESK_LLM_BACKOFF_MAX_S="0.2",
+                     AGENTDESK_LLM_TIMEOUT_S="2", AGENTDESK_BREAKER_FAILURES="2",
+                     AGENTDESK_BREAKER_RESET_S="60")
+        yield srv
+
+
+async def test_text_reply_through_real_client(llm):
+    llm.push(text("hello from vllm"))
+    reply = await chat_model("research", offline_echo).ainvoke([HumanMessage("hi")])
+    assert reply.content == "hello from vllm"
+    assert llm.script.requests[0]["model"] == "scripted-model"
+
+
+async def test_tool_call_is_parsed(llm):
+    llm.push(tool_reply("lookup", term="latency"))
+    reply = await chat_model("research", offline_echo).bind_tools([lookup]).ainvoke([HumanMessage("hi")])
+    assert reply.tool_calls[0]["name"] == "lookup"
+    assert reply.tool_calls[0]["args"] == {"term": "latency"}
+    assert llm.script.requests[0]["tools"][0]["function"]["name"] == "lookup"
+
+
+async def test_500s_are_retried_then_succeed(llm):
+    llm.push({"fail": 500}, {"fail": 500}, text("third time lucky"))
+    reply = await chat_model("research", offline_echo).ainvoke([HumanMessage("hi")])
+    assert reply.content == "third time lucky"
+    assert len(llm.script.requests) == 3
+
+
+async def test_429_honours_retry_after(llm):
+    llm.push({"fail": 429, "retry_after": 0.15}, text("after the wait"))
+    # backoff max is 0.2 s in this fixture, so the wait is Retry-After (0.15 s) or more
+    started = time.perf_counter()
+    reply = await chat_model("research", offline_echo).ainvoke([HumanMessage("hi")])
+    assert reply.content == "after the wait"
+    assert time.perf_counter() - started >= 0.15
+
+
+async def test_timeout_falls_back_to_labelled_offline_answer(llm):
+    llm.push(*[{"fail": "slow", "seconds": 10}] * 3)
+    started = time.perf_counter()
+    reply = await chat_model("research", offline_echo).ainvoke([HumanMessage("hi")])
+    elapsed = time.perf_counter() - started
+    assert reply.content.startswith(OFFLINE_LABEL)
+    assert reply.response_metadata["model_name"] == OFFLINE_MODEL_NAME
+    assert elapsed < 3 * 2 + 2  # three attempts of at most 2 s each, never hangs
+
+
+async def test_malformed_json_falls_back(llm):
+    llm.push({"fail": "malformed"})
+    reply = await chat_model("research", offline_echo).ainvoke([HumanMessage("hi")])
+    assert reply.content.startswith(OFFLINE_LABEL)
+
+
+async def test_circuit_opens_and_skips_the_endpoint(llm):
+    llm.push(*[{"fail": 500}] * 6)  # two calls x three attempts
+    model = chat_model("research", offline_echo)
+    await model.ainvoke([HumanMessage("one")])
+    await model.ainvoke([HumanMessage("two")])
+    sent = len(llm.script.requests)
+    reply = await model.ainvoke([HumanMessage("three")])  # breaker open: no request is sent
+    assert len(llm.script.requests) == sent
+    assert reply.content.startswith(OFFLINE_LABEL)
+
+
+async def test_circuit_half_opens_and_closes(llm, settings_env):
+    from serving import gateway
+
+    llm.push(*[{"fail": 500}] * 6, text("recovered"))
+    model = chat_model("research", offline_echo)
+    await model.ainvoke([HumanMessage("one")])
+    await model.ainvoke([HumanMessage("two")])
+    breaker = next(iter(gateway._BREAKERS.values()))
+    assert breaker.state == "open"
+    breaker.opened_at -= 120  # the cool-down has passed
+    assert breaker.state == "half-open"
+    reply = await model.ainvoke([HumanMessage("three")])
+    assert reply.content == "recovered"
+    assert breaker.state == "closed"
+
+
+async def test_structured_output_is_validated(llm):
+    llm.push(text('{"next": "data", "reason": "asks about orders"}'))
+    decision = await structured("router", RouteDecision, [HumanMessage("orders?")],
+                                lambda m: RouteDecision(next="finish", reason="offline"))
+    assert decision == RouteDecision(next="data", reason="asks about orders")
+    assert llm.script.requests[0]["response_format"]["type"] == "json_schema"
+
+
+async def test_invalid_structured_output_falls_back_to_offline(llm):
+    llm.push(text('{"next": "astrology", "reason": "?"}'))
+    decision = await structured("router", RouteDecision, [HumanMessage("orders?")],
+                                lambda m: RouteDecision(next="finish", reason="offline"))
+    assert decision.reason == "offline"
+
+
+async def test_streaming_reaches_the_client(llm):
+    llm.push(text("one two three"))
+    from langchain_openai import ChatOpenAI
+
+    model = ChatOpenAI(base_url=llm.url, model="m", api_key="x", streaming=True)
+    chunks = [c.content async for c in model.astream([HumanMessage("hi")])]
+    assert "".join(chunks) == "one two three"
