@@ -61,7 +61,6 @@ def connect(url: str | None = None) -> psycopg.Connection:
 
 
 _pools: dict[int, AsyncConnectionPool] = {}
-_pool_lock = asyncio.Lock
 
 
 async def app_pool() -> AsyncConnectionPool:
@@ -76,14 +75,19 @@ async def app_pool() -> AsyncConnectionPool:
     return pool
 
 
-def schema_sql() -> str:
-    return resources.files("serving").joinpath("schema.sql").read_text()
+def schema_statements() -> list[str]:
+    """schema.sql split into statements (the extended protocol runs one at a time)."""
+    text = resources.files("serving").joinpath("schema.sql").read_text()
+    lines = [line for line in text.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
 async def ensure_schema_async(pool: AsyncConnectionPool) -> None:
     async with pool.connection() as conn:
-        await conn.execute(schema_sql())
+        for statement in schema_statements():
+            await conn.execute(statement)
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
-    conn.execute(schema_sql())
+    for statement in schema_statements():
+        conn.execute(statement)

@@ -1,0 +1,129 @@
+"""The approval node and tools node on a real Postgres checkpointer: approve, edit, reject,
+malformed resumes, the audit log and run-once idempotency."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.tools import tool
+from langgraph.types import Command
+
+from agents._offline import turn
+from graphs.specialist import build_specialist
+from guardrails.policy import Risk, register
+from serving import audit
+from serving.offline_model import tool_call
+
+RUNS: list[dict] = []
+
+
+@tool
+async def launch(target: str, force: bool = False) -> str:
+    """Launch something (a side effect the test counts)."""
+    RUNS.append({"target": target, "force": force})
+    return f"launched {target}"
+
+
+@tool
+async def peek(target: str) -> str:
+    """Look at something."""
+    return f"{target} looks fine"
+
+
+register(launch, risk=Risk.high, agents={"tester"}, side_effects=True, describe=lambda a: f"Launch {a['target']}")
+register(peek, risk=Risk.low, agents={"tester"})
+
+
+def policy(messages):
+    question, results = turn(messages)
+    if not results:
+        return AIMessage("", tool_calls=[tool_call("peek", {"target": question}), tool_call("launch", {"target": question})])
+    return AIMessage(" | ".join(str(r.content) for r in results))
+
+
+@pytest.fixture
+def graph(saver):
+    RUNS.clear()
+    return build_specialist("tester", [launch, peek], "test", policy).copy(update={"checkpointer": saver})
+
+
+def cfg():
+    return {"configurable": {"thread_id": f"t-{uuid.uuid4().hex}"}}
+
+
+async def run_to_interrupt(graph, config, text="rocket"):
+    out = await graph.ainvoke({"messages": [HumanMessage(text)]}, config)
+    interrupts = out["__interrupt__"]
+    assert len(interrupts) == 1
+    return interrupts[0].value
+
+
+async def test_interrupt_payload_is_hitl_request(graph):
+    config = cfg()
+    value = await run_to_interrupt(graph, config)
+    assert [r["name"] for r in value["action_requests"]] == ["launch"]  # low-risk peek is not gated
+    assert value["action_requests"][0]["args"] == {"target": "rocket"}
+    assert "high risk" in value["action_requests"][0]["description"]
+    assert value["review_configs"] == [{"action_name": "launch", "allowed_decisions": ["approve", "edit", "reject"]}]
+    assert RUNS == []  # nothing ran before the decision
+
+
+async def test_approve_runs_once_and_is_audited(graph):
+    config = cfg()
+    await run_to_interrupt(graph, config)
+    out = await graph.ainvoke(Command(resume={"decisions": [{"type": "approve"}]}), config)
+    assert RUNS == [{"target": "rocket", "force": False}]
+    assert "launched rocket" in out["messages"][-1].content
+    rows = await audit.rows_for_thread(config["configurable"]["thread_id"])
+    kinds = [(r["kind"], r["decision"] or r["status"]) for r in rows]
+    assert ("decision", "approve") in kinds and ("action", "done") in kinds
+
+
+async def test_edit_runs_the_edited_args(graph):
+    config = cfg()
+    await run_to_interrupt(graph, config)
+    edit = {"type": "edit", "edited_action": {"name": "launch", "args": {"target": "probe", "force": True}}}
+    await graph.ainvoke(Command(resume={"decisions": [edit]}), config)
+    assert RUNS == [{"target": "probe", "force": True}]
+
+
+async def test_reject_does_not_run_and_tells_the_model(graph):
+    config = cfg()
+    await run_to_interrupt(graph, config)
+    out = await graph.ainvoke(Command(resume={"decisions": [{"type": "reject", "message": "not today"}]}), config)
+    assert RUNS == []
+    assert "rejected launch: not today" in out["messages"][-1].content
+    rows = await audit.rows_for_thread(config["configurable"]["thread_id"])
+    assert [r["decision"] for r in rows if r["kind"] == "decision"] == ["reject"]
+
+
+@pytest.mark.parametrize("bad", [
+    "yes", {"decisions": "approve"}, {"decisions": []}, {"decisions": [{"type": "maybe"}]},
+    {"decisions": [{"type": "edit"}]},
+    {"decisions": [{"type": "edit", "edited_action": {"name": "peek", "args": {"target": "x"}}}]},
+    {"decisions": [{"type": "edit", "edited_action": {"name": "launch", "args": {"target": 5}}}]},
+])
+async def test_malformed_resume_asks_again_and_loses_nothing(graph, bad):
+    config = cfg()
+    await run_to_interrupt(graph, config)
+    out = await graph.ainvoke(Command(resume=bad), config)
+    value = out["__interrupt__"][0].value
+    assert value["error"]  # a clear message, the same actions still pending
+    assert value["action_requests"][0]["name"] == "launch"
+    assert RUNS == []
+    await graph.ainvoke(Command(resume={"decisions": [{"type": "approve"}]}), config)
+    assert RUNS == [{"target": "rocket", "force": False}]
+
+
+async def test_approved_action_runs_once_even_if_replayed(graph, saver):
+    config = cfg()
+    await run_to_interrupt(graph, config)
+    # Find the checkpoint right after the approval (tools about to run), then replay from it twice.
+    await graph.ainvoke(Command(resume={"decisions": [{"type": "approve"}]}), config)
+    history = [s async for s in graph.aget_state_history(config)]
+    before_tools = next(s for s in history if s.next == ("tools",))
+    await graph.ainvoke(None, before_tools.config)
+    await graph.ainvoke(None, before_tools.config)
+    assert len(RUNS) == 1  # the idempotency key stopped the replays
