@@ -33,6 +33,9 @@ _INSTALL_RE = re.compile(
     r"|\b(apt|apt-get|dpkg|apk|yum|dnf)\b.{0,20}\b(install|-i)\b",
     re.S,
 )
+_SHELL_TEXT_RE = re.compile(
+    r"\b(import|from)\s+(subprocess|pty)\b|\bos\.(system|popen|exec\w*|spawn\w*)\b"
+)
 _NET_TEXT_RE = re.compile(r"\b(https?|ftp|wss?)://|\b(curl|wget|nc|ncat|ssh|scp)\b")
 
 
@@ -132,6 +135,6 @@ def _scan_text(code: str, *, fallback: bool) -> list[str]:
         for mod in sorted(NETWORK_MODULES):
             if re.search(rf"\b(import|from)\s+{mod}\b", code):
                 reasons.append(f"network: imports {mod}")
-        if re.search(r"\b(import|from)\s+(subprocess|pty)\b|\bos\.(system|popen|exec\w*|spawn\w*)\b", code):
+        if _SHELL_TEXT_RE.search(code):
             reasons.append("process: runs a shell command")
     return reasons

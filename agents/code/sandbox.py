@@ -164,7 +164,9 @@ def _memfd(name: str, data: bytes) -> int:
     # Code and runner reach the sandbox through memfds: nothing is written to host disk and
     # nothing needs to be readable by the sandbox uid on the host.
     fd = os.memfd_create(name, 0)  # no MFD_CLOEXEC: bwrap must inherit it
-    os.write(fd, data)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
 
@@ -300,8 +302,10 @@ def run_python(code: str, *, timeout_s: float = 10, allow_network: bool = False,
                     over.add(f)
                 bufs[f] += chunk[: max(0, room)]
         try:
-            exit_code = proc.wait(timeout=_DRAIN_AFTER_KILL_S)
+            # Code that closed its stdio early still gets only the time left on the deadline.
+            exit_code = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            timed_out = True
             _kill(proc)
             exit_code = proc.wait()
     finally:

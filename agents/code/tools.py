@@ -71,9 +71,13 @@ def _describe(args: dict[str, Any]) -> str:
     return f"Run Python in the sandbox ({why})"
 
 
+def _risk(args: dict[str, Any]) -> Risk:
+    return Risk.high if assess_code(str(args.get("code", ""))).risk == "high" else Risk.low
+
+
 run_python = register(
     _run_python_tool,
-    risk=lambda args: Risk.high if assess_code(str(args.get("code", ""))).risk == "high" else Risk.low,
+    risk=_risk,
     agents={"code"},
     side_effects=False,
     describe=_describe,
