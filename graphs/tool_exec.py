@@ -28,7 +28,8 @@ async def _run_one(agent: str, call: dict, config: RunnableConfig) -> tuple[Tool
 
     thread = audit.run_identity(config)["thread_id"]
     key = f"{thread}:{call['id']}"
-    if spec.side_effects or risk.needs_approval:
+    once = spec.has_side_effects(call["args"]) or risk.needs_approval
+    if once:
         earlier = await audit.begin_action(config, key, agent=agent, tool=call["name"], risk=risk.value, args=call["args"])
         if earlier is not None:
             content = (earlier.get("result") or {}).get("content") or (
@@ -47,7 +48,7 @@ async def _run_one(agent: str, call: dict, config: RunnableConfig) -> tuple[Tool
         message.content = content[:MAX_RESULT_CHARS] + "\n[truncated]"
 
     status = "failed" if message.status == "error" else "done"
-    if spec.side_effects or risk.needs_approval:
+    if once:
         await audit.finish_action(key, status, {"content": content[:4000]})
     elif risk is not Risk.low:
         await audit.record("action", config, agent=agent, tool=call["name"], risk=risk.value,

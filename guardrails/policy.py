@@ -41,8 +41,9 @@ class ToolSpec:
     tool: BaseTool
     risk: Risk | Callable[[dict[str, Any]], Risk]
     agents: frozenset[str]
-    # Side-effecting tools get an idempotency key so an approved action runs once.
-    side_effects: bool = False
+    # Side-effecting calls get an idempotency key so an approved action runs once. Like the
+    # tier, it may depend on the arguments (SQL that writes vs. a SELECT).
+    side_effects: bool | Callable[[dict[str, Any]], bool] = False
     describe: Callable[[dict[str, Any]], str] | None = None
     schema: dict[str, Any] = field(default_factory=dict)
 
@@ -52,6 +53,9 @@ class ToolSpec:
 
     def risk_for(self, args: dict[str, Any]) -> Risk:
         return self.risk(args) if callable(self.risk) else self.risk
+
+    def has_side_effects(self, args: dict[str, Any]) -> bool:
+        return self.side_effects(args) if callable(self.side_effects) else self.side_effects
 
     def description_for(self, args: dict[str, Any]) -> str:
         if self.describe:
@@ -67,7 +71,7 @@ def register(
     *,
     risk: Risk | Callable[[dict[str, Any]], Risk],
     agents: Iterable[str],
-    side_effects: bool = False,
+    side_effects: bool | Callable[[dict[str, Any]], bool] = False,
     describe: Callable[[dict[str, Any]], str] | None = None,
 ) -> BaseTool:
     """Register `tool` (idempotent by name) and return it, so modules can write

@@ -123,6 +123,15 @@ def classify_sql(sql: str, *, statement_timeout_s: float = DEFAULT_TIMEOUT_S) ->
     return _classify_tree(parsed[0], statement, statement_timeout_s)
 
 
+def leading_keyword(sql: str) -> str:
+    """The statement's first keyword, upper-cased, skipping comments ("" if none)."""
+    try:
+        tokens = Postgres().tokenize(sql)
+    except SqlglotError:
+        return ""
+    return tokens[0].text.upper() if tokens else ""
+
+
 def _classify_tree(tree: exp.Expression, statement: str, timeout_s: float) -> SqlVerdict:
     if isinstance(tree, exp.Command):
         return _classify_command(tree, statement, timeout_s)

@@ -13,6 +13,7 @@ Failures come back as text for the model; nothing raises through the graph.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -167,7 +168,7 @@ async def run_sql(sql: str, reason: str = "") -> tuple[str, dict | None]:
     """
     verdict = classify_sql(sql, statement_timeout_s=STATEMENT_TIMEOUT_S)
     if verdict.kind == "refused":
-        return f"Refused: {verdict.reason}. Nothing was run.\n\n{_sql_block(sql)}", None
+        return f"Refused: {verdict.reason.rstrip('.')}. Nothing was run.\n\n{_sql_block(sql)}", None
     try:
         await _ensure_ready()
         if verdict.kind == "read":
@@ -199,8 +200,9 @@ def _describe_call(args: dict[str, Any]) -> str:
 
 register(list_tables, risk=Risk.low, agents={"data"})
 register(describe_table, risk=Risk.low, agents={"data"})
-# side_effects is per tool in the registry; run_sql can write, so it always carries a key.
-register(run_sql, risk=_risk_of, agents={"data"}, side_effects=True, describe=_describe_call)
+# Only SQL that writes (or changes the schema) carries an idempotency key; reads just run.
+register(run_sql, risk=_risk_of, agents={"data"},
+         side_effects=lambda args: _risk_of(args) in (Risk.high, Risk.critical), describe=_describe_call)
 TOOLS = [list_tables, describe_table, run_sql]
 
 
@@ -209,17 +211,20 @@ TOOLS = [list_tables, describe_table, run_sql]
 
 async def _describe(cur: psycopg.AsyncCursor, name: str) -> tuple[str, dict | None]:
     await cur.execute(
-        "SELECT c.oid, obj_description(c.oid, 'pg_class'), greatest(c.reltuples, 0)::bigint"
+        "SELECT c.oid, c.relname, obj_description(c.oid, 'pg_class'),"
+        " greatest(c.reltuples, 0)::bigint"
         " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm')",
-        (SCHEMA, name))
+        " WHERE n.nspname = %s AND c.relname IN (%s, lower(%s))"
+        " AND c.relkind IN ('r', 'p', 'v', 'm')"
+        " ORDER BY c.relname = %s DESC LIMIT 1",  # exact name first, then as unquoted SQL
+        (SCHEMA, name, name, name))
     found = await cur.fetchone()
     if found is None:
         await cur.execute("SELECT string_agg(tablename, ', ' ORDER BY tablename) FROM pg_tables"
                           " WHERE schemaname = %s", (SCHEMA,))
         known = (await cur.fetchone() or [""])[0]
         return f"No table {name!r} in schema {SCHEMA}. Tables: {known}.", None
-    oid, comment, estimate = found
+    oid, name, comment, estimate = found
     await cur.execute(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,"
         " col_description(a.attrelid, a.attnum), t.typcategory"
@@ -320,8 +325,8 @@ def _sql_block(sql: str) -> str:
 def _error_text(exc: Exception) -> str:
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return ("Error: the query was cancelled by the statement timeout "
-                f"({STATEMENT_TIMEOUT_S:g} s for reads). Narrow it down (filters, LIMIT, "
-                "fewer joins) and try again.")
+                f"({STATEMENT_TIMEOUT_S:g} s for reads, {WRITE_TIMEOUT_S:g} s for approved "
+                "writes). Narrow it down (filters, LIMIT, fewer joins) and try again.")
     if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
         return f"Error: this statement tried to write during a read-only query: {_first(exc)}"
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
@@ -344,6 +349,8 @@ def _value(row: Any, key: str) -> Any:
 
 def _jsonable(v: Any) -> Any:
     """Rows go into checkpoints and the UI as JSON."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)  # NaN/Infinity are not JSON
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
     if isinstance(v, Decimal):
