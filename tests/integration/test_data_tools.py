@@ -149,7 +149,8 @@ async def test_tools_are_registered_for_the_data_agent():
     for t in tools.TOOLS:
         assert get_spec(t.name).agents == frozenset({"data"})
     spec = get_spec("run_sql")
-    assert spec.side_effects is True
+    assert spec.has_side_effects({"sql": "UPDATE orders SET status = 'x'"})
+    assert not spec.has_side_effects({"sql": "SELECT 1"})  # reads carry no idempotency key
     assert spec.risk_for({"sql": "SELECT 1"}) is Risk.low
     assert spec.risk_for({"sql": "UPDATE orders SET status = 'x'"}) is Risk.high
     assert spec.risk_for({"sql": "DROP TABLE orders"}) is Risk.critical
