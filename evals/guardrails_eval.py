@@ -1,0 +1,66 @@
+"""`agentdesk eval guardrails --dataset FILE.jsonl [--json]`: the input guard as deployed.
+
+Rows are {"text", "label" (1 = attack), "source"?}. A row counts as flagged when check_input
+refuses it for injection, jailbreak or encoding (too_long and pii refusals are policy, not
+detection, and are counted as flagged too: the attack did not get through). Latency is
+check_input's own wall time per message, after one warm-up call loads the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+from guardrails.input_guard import check_input
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def run(rows: list[dict]) -> dict:
+    check_input("warm up")  # load the encoder and the artifact outside the timed loop
+    by_src: dict[str, list[tuple[int, bool]]] = defaultdict(list)
+    lat = []
+    for i, r in enumerate(rows):
+        v = check_input(r["text"])
+        lat.append(v.latency_ms)
+        by_src[r.get("source", "unknown")].append((int(r["label"]), not v.allowed))
+        if (i + 1) % 100 == 0:
+            print(f"{i + 1}/{len(rows)}", file=sys.stderr)
+    pairs = [p for v in by_src.values() for p in v]
+    tp = sum(1 for y, f in pairs if y == 1 and f)
+    fp = sum(1 for y, f in pairs if y == 0 and f)
+    pos = sum(1 for y, _ in pairs if y == 1)
+    neg = len(pairs) - pos
+    tpr, fpr, prec = _rate(tp, pos), _rate(fp, neg), _rate(tp, tp + fp)
+    f1 = round(2 * prec * tpr / (prec + tpr), 4) if prec and tpr else 0.0
+    return {
+        "n": len(pairs), "tpr": tpr, "fpr": fpr, "precision": prec, "f1": f1,
+        "p50_ms": round(float(np.percentile(lat, 50)), 2) if lat else None,
+        "p95_ms": round(float(np.percentile(lat, 95)), 2) if lat else None,
+        "by_source": {
+            s: {"n": len(v), "tpr": _rate(sum(1 for y, f in v if y == 1 and f), sum(1 for y, _ in v if y == 1)),
+                "fpr": _rate(sum(1 for y, f in v if y == 0 and f), sum(1 for y, _ in v if y == 0))}
+            for s, v in sorted(by_src.items())
+        },
+    }
+
+
+def main(args: argparse.Namespace) -> int:
+    with open(args.dataset, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    print(f"evaluating the input guard on {len(rows)} rows", file=sys.stderr)
+    res = run(rows)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        print(f"n={res['n']} tpr={res['tpr']} fpr={res['fpr']} precision={res['precision']} f1={res['f1']} "
+              f"p50={res['p50_ms']}ms p95={res['p95_ms']}ms")
+        for s, m in res["by_source"].items():
+            print(f"  {s}: {m}")
+    return 0

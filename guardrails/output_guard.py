@@ -1,0 +1,69 @@
+"""The output guard: redact PII and secrets, and drop links that are neither cited sources nor
+on the allowlist (a model talked into "click here" by a poisoned document is the classic
+exfiltration path, e.g. a markdown image whose URL carries the conversation)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from guardrails import pii
+from guardrails.settings import get_guard_settings
+
+# Scheme URLs and bare "www." hosts. Bare "host.tld/path" forms are left alone on purpose:
+# in engineering answers they are mostly file paths (serving/cli.py, docs/x.md).
+_URL_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'`{}|\\^\[\]()]+", re.I)
+_MD_LINK_RE = re.compile(r"(!?)\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_TRAILING = ".,;:!?*_~"
+
+
+@dataclass
+class OutputVerdict:
+    text: str
+    findings: list[dict] = field(default_factory=list)
+    removed_links: list[str] = field(default_factory=list)
+
+
+def _norm(url: str) -> str:
+    url = url if "://" in url else f"http://{url}"
+    p = urlsplit(url)
+    return f"{p.netloc.lower()}{p.path.rstrip('/')}" + (f"?{p.query}" if p.query else "")
+
+
+def _allowed(url: str, cited: set[str], hosts: tuple[str, ...]) -> bool:
+    n = _norm(url)
+    host = n.split("/", 1)[0].split(":")[0]
+    if n in cited or any(n.startswith(c + "/") for c in cited):
+        return True
+    return any(host == h or host.endswith("." + h) or n.startswith(h) for h in hosts)
+
+
+def check_output(text: str, allowed_links: Iterable[str] = ()) -> OutputVerdict:
+    cited = {_norm(u) for u in allowed_links}
+    hosts = get_guard_settings().allowlist
+    removed: list[str] = []
+
+    def md(m: re.Match[str]) -> str:
+        bang, label, url = m.groups()
+        if _allowed(url, cited, hosts):
+            return m.group()
+        removed.append(url)
+        return "" if bang else f"{label} [link removed]"
+
+    out = _MD_LINK_RE.sub(md, text)
+
+    def bare(m: re.Match[str]) -> str:
+        url = m.group().rstrip(_TRAILING)
+        tail = m.group()[len(url):]
+        if _allowed(url, cited, hosts):
+            return m.group()
+        removed.append(url)
+        return "[link removed]" + tail
+
+    out = _URL_RE.sub(bare, out)
+    out, matches = pii.redact(out)
+    findings = [{"type": "pii", "pii_type": m["type"]} for m in matches]
+    findings += [{"type": "link_removed", "url": u} for u in removed]
+    return OutputVerdict(out, findings, removed)

@@ -1,0 +1,134 @@
+"""PII and secret detection, masking and redaction.
+
+Reused from LangChain v1 (`langchain.agents.middleware._redaction`): the email detector and
+`apply_strategy` (the "[REDACTED_<TYPE>]" format PIIMiddleware uses). Written here, because
+LangChain has no detector for them or its detector is too loose/narrow for our traffic:
+- credit cards: LangChain only matches 16 digits in 4-4-4-4 groups (misses Amex 15 and 13/19
+  digit cards); ours takes 13-19 digits with a known issuer prefix plus Luhn, so 13-digit epoch
+  milliseconds (prefix "1") are never taken for cards;
+- phone numbers, IBAN (mod-97), US SSN, API keys/tokens, JWTs, private keys, high-entropy
+  strings: LangChain has none of these;
+- LangChain's IP detector is not used: dotted versions such as 10.2.0.1 are valid IPs.
+High-entropy strings need upper, lower and digits, length >= 24 and >= 4.2 bits/char, which
+excludes UUIDs and git SHAs (hex: <= 4 bits/char, one case), order ids and timestamps.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+
+from langchain.agents.middleware._redaction import PIIMatch, apply_strategy, detect_email
+
+Detector = Callable[[str], list[PIIMatch]]
+
+
+def _regex(pii_type: str, pattern: str, flags: int = 0, group: int = 0,
+           check: Callable[[str], bool] | None = None) -> Detector:
+    rx = re.compile(pattern, flags)
+
+    def detect(text: str) -> list[PIIMatch]:
+        out = []
+        for m in rx.finditer(text):
+            value = m.group(group)
+            if check is None or check(value):
+                out.append(PIIMatch(type=pii_type, value=value, start=m.start(group), end=m.end(group)))
+        return out
+
+    return detect
+
+
+def luhn_ok(number: str) -> bool:
+    digits = [int(d) for d in number if d.isdigit()]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[0689]|6(?:011|5|4[4-9]|2)|35)")
+
+
+def _card_ok(value: str) -> bool:
+    digits = re.sub(r"\D", "", value)
+    return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and luhn_ok(digits)
+
+
+def iban_ok(value: str) -> bool:
+    s = re.sub(r"\s", "", value).upper()
+    if not 15 <= len(s) <= 34:
+        return False
+    moved = s[4:] + s[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+def shannon(s: str) -> float:
+    n = len(s)
+    return -sum(c / n * math.log2(c / n) for c in Counter(s).values())
+
+
+def _high_entropy_ok(value: str) -> bool:
+    if not (re.search(r"[a-z]", value) and re.search(r"[A-Z]", value) and re.search(r"\d", value)):
+        return False
+    return shannon(value) >= 4.2
+
+
+DETECTORS: dict[str, Detector] = {
+    "email": detect_email,
+    # Cards: 13-19 digits, optionally grouped by single spaces or hyphens; not part of a longer number.
+    "credit_card": _regex("credit_card", r"(?<![\d.-])\d(?:[ -]?\d){12,18}(?![\d-])", check=_card_ok),
+    "iban": _regex("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", check=iban_ok),
+    "us_ssn": _regex("us_ssn", r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])"),
+    # Phones: international with "+", or North American 3-3-4 with separators. Bare digit runs
+    # (order ids, epoch seconds) and dates (4-2-2) never match.
+    "phone": _regex(
+        "phone",
+        r"(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){2,4}"
+        r"|\(\d{3}\)\s?\d{3}[ .-]\d{4}|\d{3}[.-]\d{3}[.-]\d{4})(?![\w-])",
+    ),
+    "api_key": _regex(
+        "api_key",
+        r"\b(?:sk-(?:proj-|ant-(?:api\d\d-)?|live-)?[A-Za-z0-9_-]{20,}|(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"
+        r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|xox[abposr]-[A-Za-z0-9-]{10,}"
+        r"|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{30,})",
+    ),
+    "jwt": _regex("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    "private_key": _regex(
+        "private_key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
+    ),
+    # "password: hunter2" style assignments: the value is the secret, whatever its entropy.
+    "secret_assignment": _regex(
+        "secret",
+        r"(?i)\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)"
+        r"\s*[:=]\s*[\"']?([^\s\"',;]{6,})",
+        group=1,
+    ),
+    "high_entropy": _regex(
+        "secret", r"(?<![A-Za-z0-9+/_=.-])[A-Za-z0-9+/_=-]{24,200}(?![A-Za-z0-9+/_=-])", check=_high_entropy_ok
+    ),
+}
+# Everything above runs on the way out; on the way in the same set, configurable per type.
+INPUT_TYPES = tuple(DETECTORS)
+
+
+def find(text: str, types: tuple[str, ...] = INPUT_TYPES) -> list[PIIMatch]:
+    """All matches, overlaps resolved in favour of the earliest, then the longest, then the
+    most specific (detector order), so "[REDACTED_API_KEY]" beats "[REDACTED_SECRET]"."""
+    order = {t: i for i, t in enumerate(DETECTORS)}
+    found = [(m, order[t]) for t in types for m in DETECTORS[t](text)]
+    found.sort(key=lambda p: (p[0]["start"], -(p[0]["end"] - p[0]["start"]), p[1]))
+    out: list[PIIMatch] = []
+    for m, _ in found:
+        if out and m["start"] < out[-1]["end"]:
+            continue
+        out.append(m)
+    return out
+
+
+def redact(text: str, types: tuple[str, ...] = INPUT_TYPES) -> tuple[str, list[PIIMatch]]:
+    matches = find(text, types)
+    return apply_strategy(text, matches, "redact"), matches

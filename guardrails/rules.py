@@ -1,0 +1,158 @@
+"""Weighted regex rules for prompt injection and jailbreaks.
+
+Each rule names an attack *structure* (a verb aimed at the model's instructions, a persona
+without limits, a request for the hidden prompt, a fake chat delimiter), never a bare keyword:
+analysts legitimately write "ignore nulls", "override the default", "where is the system
+prompt defined?" or "act as a reviewer". Weights are hand-set: about 1.0 means "this alone is
+an attack", 0.3-0.6 means "suspicious, let the classifier decide". Category scores feed the
+classifier as features; `RULE_BLOCK` lets a near-certain rule block on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CATEGORIES = ("override", "jailbreak", "exfiltration", "delimiter", "flooding")
+RULE_BLOCK = 1.0  # a single category at or above this is an attack whatever the classifier says
+
+_GAP = r"(?:\W+\w+){0,3}?\W+"  # up to three filler words: "ignore all of the previous ..."
+_INSTR = (
+    r"(?:instructions?|prompts?|rules|directions|directives|guidelines|guidance|commands?|"
+    r"context|messages?|constraints|restrictions|programming|orders|tasks?|text|inputs?|conversation)"
+)
+_PRIOR = r"(?:previous|prior|preceding|above|earlier|former|initial|original|old|system|given|existing|all|any|every|your)"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    category: str
+    weight: float
+    pattern: re.Pattern[str]
+
+
+def _r(name: str, category: str, weight: float, pattern: str) -> Rule:
+    return Rule(name, category, weight, re.compile(pattern, re.I | re.S))
+
+
+RULES: tuple[Rule, ...] = (
+    # --- instruction override -------------------------------------------------------------
+    _r("ignore_prior", "override", 1.2,
+       rf"\b(?:ignore|disregard|forget|skip|drop|discard|override|overwrite|bypass|abandon|neglect|"
+       rf"throw away|set aside|erase|delete|clear)\b{_GAP}{_PRIOR}{_GAP}?{_INSTR}"),
+    _r("ignore_everything", "override", 1.0,
+       r"\b(?:ignore|disregard|forget)\b\W+(?:all|everything|anything)\W+(?:(?:that\W+)?(?:you(?:'ve)?\W+(?:were|have been|was|got)\W+)?"
+       r"(?:told|said|written|above|before|previously|so far|until now))"),
+    _r("forget_you_were_told", "override", 1.0,
+       r"\b(?:forget|ignore|disregard)\b[^.\n]{0,30}\b(?:you(?:'ve| have)? (?:been|were) (?:told|instructed|given|programmed|configured|set up)|you (?:were|are) (?:configured|programmed|instructed|set up) with)"),
+    _r("new_instructions", "override", 0.8,
+       r"\b(?:new|updated|real|actual|true|revised|secret|hidden|additional|special)\s+(?:system\s+)?(?:instructions?|prompt|rules|directives?|task)\s*(?::|are|is\b|follow)"),
+    _r("from_now_on", "override", 0.6,
+       r"\b(?:from now on|from this (?:point|moment)(?: on)?|henceforth|for the rest of (?:this|the) conversation)\b[^.\n]{0,40}\b(?:you|your|respond|answer|act|only|always|never)\b"),
+    _r("instead_do", "override", 0.5,
+       r"\b(?:instead|rather)\b\W+(?:you (?:should|must|will)\W+)?(?:say|print|output|respond|reply|write|tell|reveal|answer)\b"),
+    _r("do_not_follow", "override", 0.9,
+       r"\b(?:do not|don't|dont|stop|no longer|never|(?:no longer|don't|do not|needn't|never) (?:have|need) to)\s+(?:follow|obey|listen to|comply with|adhere to|abide by)\b[^.\n]{0,30}\b(?:instructions?|rules|guidelines|prompt|programming|developers?|policy|policies)"),
+    _r("task_is_now", "override", 0.8,
+       r"\byour\s+(?:new\s+|real\s+|only\s+|actual\s+)?(?:task|goal|job|mission|purpose|objective|role|instructions?)\s+(?:is|are)\s+now\b"),
+    _r("above_was_test", "override", 0.8,
+       r"\b(?:the|that|those)\s+(?:above|previous|prior|last)\s+(?:\w+\s+)?(?:was|were|is|are)\s+(?:just\s+)?(?:a\s+)?(?:test|joke|fake|wrong|outdated|cancel+ed|void|invalid|obsolete)"),
+    _r("respond_only_with", "override", 0.5,
+       r"\b(?:(?:begin|start|end|prefix)\s+(?:your\s+|the\s+)?(?:reply|response|answer|output|message)|respond|reply|answer)\b[^.\n]{0,25}\b(?:with|by saying)\s+(?:only\s+|exactly\s+|just\s+)?[\"'“‘]"),
+    _r("say_access_granted", "override", 0.6,
+       r"\b(?:say|print|output|respond|reply|write|type)\b[^.\n]{0,20}[\"'“‘]?\s*access\s+granted"),
+    _r("stop_now_do", "override", 0.6,
+       r"\b(?:stop|halt|end|pause)\b\W+(?:everything|here|now|what you are doing|right there)\W+(?:and\s+|now\s+)?(?:instead|now|please|just)?\W*(?:say|print|tell|write|answer|do|help)\b"),
+    _r("note_to_ai", "override", 0.8,
+       r"\b(?:note|message|attention|reminder)\s+(?:to|for)\s+(?:the\s+|any\s+)?(?:ai|assistant|llm|language model|model|chatbot|agent|bot)\b|\bif you are an?\s+(?:ai|llm|language model|assistant|chatbot|agent)\b|\b(?:ai|assistant|llm|agent)s?\s+(?:reading|processing|summari[sz]ing) this\b"),
+    _r("override_de", "override", 1.0,
+       r"\b(?:ignorier\w*|vergiss|vergessen sie|missachte\w*)\b[^.\n]{0,40}\b(?:anweisung\w*|instruktion\w*|befehl\w*|vorgaben|regeln|alles|davor|zuvor|bisherig\w*|vorherig\w*|obig\w*)"),
+    _r("override_fr_es_it", "override", 1.0,
+       r"\b(?:ignore[zr]?|oublie[zr]?|ignora|ignore|olvida|olvide|dimentica|ignorate)\b[^.\n]{0,30}\b(?:instructions|consignes|instrucciones|istruzioni|indicaciones|r[eè]gles|reglas|regole)"),
+    _r("de_now_task", "override", 0.6,
+       r"\b(?:jetzt|nun|stattdessen|ab sofort)\b[^.\n]{0,40}\b(?:neue|folgende|andere)\s+(?:aufgabe|anweisung|rolle)"),
+    # --- role-play / persona jailbreaks ---------------------------------------------------
+    _r("dan", "jailbreak", 1.2, r"\b(?:DAN|do anything now|STAN|DUDE|AIM|UCAR|BetterDAN|AntiGPT|DevMode)\b(?=[^.\n]{0,80}\b(?:mode|now|act|stands|prompt|character|persona|jailbr|rules|restrict|filter))"),
+    _r("dev_mode", "jailbreak", 1.0, r"\b(?:developer|dev|god|debug|admin|sudo|unrestricted|jailbreak|evil|chaos)\s*mode\b[^.\n]{0,60}\b(?:enabled|on|activated|engaged|you|now)\b"),
+    _r("jailbreak_word", "jailbreak", 0.7, r"\bjailbr(?:oken|eak(?:ed|ing)?)\b(?![^.\n]{0,40}\b(?:detect|classifier|dataset|benchmark|research|paper|eval))"),
+    _r("no_limits_persona", "jailbreak", 1.0,
+       r"\b(?:you are|you're|act as|pretend(?: to be| you are)?|roleplay as|play the role of|become|imagine you are|simulate)\b[^.\n]{0,80}\b(?:no|without|free (?:of|from)|not bound by|unbound by|beyond|ignores?|doesn't have|does not have|don't have|lacks?)\b[^.\n]{0,25}\b(?:restrictions?|limits?|limitations?|filters?|censorship|rules|guidelines|ethics|morals?|boundaries|policies|content polic\w+|safeguards)"),
+    _r("unfiltered_ai", "jailbreak", 0.9,
+       r"\b(?:unfiltered|uncensored|unrestricted|amoral|immoral|unethical|unaligned|rogue|evil|malicious|no-limits?)\s+(?:\w+\s+)?(?:ai|assistant|chatbot|bot|model|persona|character|version|llm|gpt)\b"),
+    _r("stay_in_character", "jailbreak", 0.7,
+       r"\b(?:stay in character|stay in role|never break character|don't break character|do not break character|remain in character)\b"),
+    _r("two_responses", "jailbreak", 0.8,
+       r"\b(?:two|2|both)\s+(?:different\s+)?(?:responses|answers|replies|paragraphs)\b[^.\n]{0,80}\b(?:normal|classic|jailbr|unfiltered|dan|developer|opposite|evil)"),
+    _r("never_refuse", "jailbreak", 0.8,
+       r"\b(?:never|not|don't|do not|cannot|can't|won't|will not)\s+(?:ever\s+)?(?:refuse|decline|say (?:no|sorry|that you can't)|apologi[sz]e|warn|add (?:any )?(?:warnings|disclaimers))\b"),
+    _r("hypothetical_no_rules", "jailbreak", 0.6,
+       r"\b(?:hypothetical(?:ly)?|fictional|in a (?:story|novel|world|universe))\b[^.\n]{0,80}\b(?:no (?:rules|laws|restrictions|ethics)|anything is (?:allowed|permitted|legal))"),
+    _r("opposite_mode", "jailbreak", 0.8, r"\b(?:opposite|anti|reverse)\s*(?:mode|day|gpt|assistant)\b"),
+    _r("grandma_exploit", "jailbreak", 0.6, r"\b(?:dead|late|deceased)\s+grand(?:ma|mother|pa|father)\b[^.\n]{0,120}\b(?:used to|would)\b"),
+    _r("de_roleplay", "jailbreak", 0.6,
+       r"\b(?:ich möchte, dass sie als|ich möchte, dass du als|tu so, als|stell dir vor, du bist|du bist jetzt|sie sind jetzt)\b"),
+    # --- system-prompt / secret exfiltration ----------------------------------------------
+    _r("reveal_prompt", "exfiltration", 1.1,
+       r"\b(?:reveal|show|print|repeat|output|display|leak|dump|disclose|tell|give|share|recite|spell|write(?: out)?|copy|paste|return|list|what (?:is|are|was|were))\b[^.\n?]{0,25}\b(?:your|the|its|my|all)\s+(?:\w+\s+)?(?:system|initial|original|hidden|secret|internal|pre-?prompt|developer|full|exact|verbatim|previous|above)\s+(?:prompt|instructions?|message|directives?|rules|configuration|context|guidelines)"),
+    _r("repeat_above", "exfiltration", 1.0,
+       r"\b(?:repeat|print|output|copy|echo|paste|spell out|recite)\b[^.\n]{0,30}\b(?:everything|all(?: of)?(?: the)?(?: text| words)?|the (?:text|words|content|instructions|conversation)|what(?:'s| is| was)? written)\s+(?:(?:written|said|stated|that (?:is|was|came)|you (?:saw|received))\s+)?(?:above|before (?:this|that|my)|so far|preceding|prior)"),
+    _r("password_secret", "exfiltration", 0.7,
+       r"\b(?:what is|tell me|reveal|give me|print|spell|say|output|show|share|leak)\b[^.\n]{0,25}\b(?:the|your)\s+(?:secret\s+)?(?:password|passcode|access code|secret key|secret|api key|credentials?)\b"),
+    _r("begin_with_prompt", "exfiltration", 0.7,
+       r"\b(?:start|begin)\s+(?:your\s+)?(?:response|reply|answer|output)\s+with\s+(?:the\s+)?(?:words|text|phrase)?\s*[\"'“]?(?:you are|your instructions|system)"),
+    _r("what_were_you_told", "exfiltration", 1.0,
+       r"\bwhat\s+(?:were|are)\s+you\s+(?:told|instructed|programmed|initiali[sz]ed)\b|\bhow\s+were\s+you\s+(?:instructed|prompted|programmed)\b"),
+    # --- delimiter / prompt-format injection ----------------------------------------------
+    _r("chat_tokens", "delimiter", 0.8,
+       r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\|>|\[/?INST\]|<</?SYS>>|<\s*/?\s*(?:system|sys|instructions?|admin)\s*>"),
+    _r("role_header", "delimiter", 0.6,
+       r"(?:^|\n)\s*(?:#{1,4}\s*|\[|\*\*)?\s*(?:system|assistant|admin|developer|root)\s*(?:\]|\*\*)?\s*(?:message|prompt|instruction|override|note)?\s*[:>\]]\s*\S"),
+    _r("end_of_prompt", "delimiter", 0.7,
+       r"\b(?:end|stop)\s+(?:of\s+)?(?:the\s+)?(?:chat|prompt|input|conversation|user input|instructions|system prompt|context|ambiguity|transcript)\b|%{2,}\s*(?:end|begin|start)|={3,}\s*(?:end|begin|new)|-{3,}\s*(?:end|begin|new)\s"),
+    _r("fake_completion", "delimiter", 0.5,
+       r"(?:^|\n)\s*(?:ai|bot|robot|assistant|model|gpt)\s*:\s*(?:access granted|sure|ok|understood|i will)\b"),
+    # --- token flooding (repeated junk to push the real prompt out of the window) --------------
+)
+
+_TOKEN_RE = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    rule: str
+    category: str
+    weight: float
+    span: tuple[int, int]
+    view: int  # index into Normalized.all_views (0 = the clean text)
+
+
+def flooding_score(text: str) -> float:
+    """Long runs of one repeated token (a tensortrust-style trick) score up to 0.8; logs and
+    tables repeat too, so it needs a very low type/token ratio over many tokens."""
+    toks = _TOKEN_RE.findall(text[:8000])
+    if len(toks) < 60:
+        return 0.0
+    ratio = len(set(toks)) / len(toks)
+    return 0.8 if ratio < 0.05 else 0.4 if ratio < 0.1 else 0.0
+
+
+def scan(views: list[str]) -> list[RuleHit]:
+    """All rule hits over every view; one hit per rule (the first view that matches)."""
+    hits: list[RuleHit] = []
+    for rule in RULES:
+        for i, v in enumerate(views):
+            m = rule.pattern.search(v)
+            if m:
+                hits.append(RuleHit(rule.name, rule.category, rule.weight, m.span(), i))
+                break
+    return hits
+
+
+def category_scores(hits: list[RuleHit], flooding: float = 0.0) -> dict[str, float]:
+    """Sum of weights per category, capped at 2 so one category cannot dominate the features."""
+    out = dict.fromkeys(CATEGORIES, 0.0)
+    for h in hits:
+        out[h.category] = min(2.0, out[h.category] + h.weight)
+    out["flooding"] = flooding
+    return out

@@ -1,0 +1,117 @@
+"""`agentdesk train injection --dataset FILE [--report]`: fit the injection classifier.
+
+Reproducible: fixed fold seeds, deterministic lbfgs, the dataset's sha256 in the artifact.
+The threshold is picked on out-of-fold scores (never in-sample ones, which are overconfident)
+so that the deployed decision - classifier OR a near-certain rule - keeps FPR <= TARGET_FPR.
+The data stays where it is; only weights, bias and threshold are written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+
+from guardrails import injection
+from guardrails.rules import CATEGORIES, RULE_BLOCK
+
+TARGET_FPR = 0.01  # half the 0.02 budget: unseen benign text scores higher than dev benign text
+C = 0.3  # stronger regularisation generalised better to a held-out source (see docs)
+SEED = 0
+
+
+def load_rows(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> LogisticRegression:
+    return LogisticRegression(C=C, class_weight="balanced", max_iter=5000).fit(x, y)
+
+
+def _oof(x: np.ndarray, y: np.ndarray, folds: int = 5) -> np.ndarray:
+    out = np.zeros(len(y))
+    for tr, te in StratifiedKFold(folds, shuffle=True, random_state=SEED).split(x, y):
+        out[te] = _fit(x[tr], y[tr]).predict_proba(x[te])[:, 1]
+    return out
+
+
+def pick_threshold(scores: np.ndarray, y: np.ndarray, ruled: np.ndarray, target: float = TARGET_FPR) -> float:
+    """Lowest threshold whose combined decision (score >= t or rule) keeps benign FPR <= target."""
+    benign = y == 0
+    budget = int(np.floor(target * benign.sum())) - int((ruled & benign).sum())
+    cand = np.sort(scores[benign & ~ruled])[::-1]
+    if budget < 0 or len(cand) == 0:
+        return 1.0
+    if budget >= len(cand):
+        return float(cand[-1])
+    return float(np.nextafter(cand[budget], 1.0))  # strictly above the (budget+1)-th highest benign
+
+
+def metrics(pred: np.ndarray, y: np.ndarray) -> dict:
+    tp = int((pred & (y == 1)).sum())
+    fp = int((pred & (y == 0)).sum())
+    pos, neg = int((y == 1).sum()), int((y == 0).sum())
+    tpr = tp / pos if pos else None
+    fpr = fp / neg if neg else None
+    prec = tp / (tp + fp) if tp + fp else None
+    f1 = 2 * prec * tpr / (prec + tpr) if prec and tpr else None
+    return {"n": len(y), "tpr": tpr, "fpr": fpr, "precision": prec, "f1": f1}
+
+
+def _r(d: dict) -> dict:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()}
+
+
+def report(x: np.ndarray, y: np.ndarray, ruled: np.ndarray, sources: np.ndarray) -> dict:
+    out: dict = {}
+    oof = _oof(x, y)
+    thr = pick_threshold(oof, y, ruled)
+    out["cv5"] = _r({**metrics((oof >= thr) | ruled, y), "auc": roc_auc_score(y, oof), "threshold": thr})
+    out["cv5_classifier_only"] = _r(metrics(oof >= thr, y))
+    out["rules_only"] = _r(metrics(ruled, y))
+    # Leave one source out: train without it, pick the threshold by inner CV on the rest, test on it.
+    loso = {}
+    for src in sorted(set(sources)):
+        held = sources == src
+        tr_x, tr_y, tr_r = x[~held], y[~held], ruled[~held]
+        t = pick_threshold(_oof(tr_x, tr_y), tr_y, tr_r)
+        p = _fit(tr_x, tr_y).predict_proba(x[held])[:, 1]
+        m = metrics((p >= t) | ruled[held], y[held])
+        loso[src] = _r({"n": m["n"], "tpr": m["tpr"], "fpr": m["fpr"], "threshold": t})
+        print(f"loso {src}: {loso[src]}", file=sys.stderr)
+    out["loso"] = loso
+    return out
+
+
+def main(args: argparse.Namespace) -> int:
+    rows = load_rows(args.dataset)
+    digest = hashlib.sha256(Path(args.dataset).read_bytes()).hexdigest()
+    print(f"analysing {len(rows)} rows...", file=sys.stderr)
+    analyses = [injection.analyse(r["text"]) for r in rows]
+    x = np.vstack([injection.features(analyses[i : i + 32]) for i in range(0, len(analyses), 32)])
+    y = np.array([int(r["label"]) for r in rows])
+    ruled = np.array([max(a.cats[c] for c in CATEGORIES if c != "flooding") >= RULE_BLOCK for a in analyses])
+    sources = np.array([r.get("source", "unknown") for r in rows])
+
+    thr = pick_threshold(_oof(x, y), y, ruled)
+    model = _fit(x, y)
+    meta = {
+        "dataset_sha256": digest, "n": len(rows), "C": C, "target_fpr": TARGET_FPR,
+        "features": ["minilm_int8_mean"] * 384 + list(injection.FEATURE_NAMES),
+        "max_tokens": injection.encoder.MAX_TOKENS,
+    }
+    injection.save(injection.ARTIFACT, model.coef_[0], float(model.intercept_[0]), thr, meta)
+    injection.load.cache_clear()
+    print(f"wrote {injection.ARTIFACT} (threshold {thr:.4f})", file=sys.stderr)
+    if args.report:
+        print(json.dumps(report(x, y, ruled, sources), indent=2))
+    return 0
