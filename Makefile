@@ -4,9 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 2024
 PYTHON ?= python3
-# Debian packages the tests use: the code sandbox, the browser for UI tests, Prometheus and Loki.
-SYSTEM_PACKAGES := bubblewrap chromium prometheus loki
-SYSTEM_BINARIES := bwrap chromium prometheus loki
+# Debian packages the tests use: the code sandbox, the browser for UI tests, Prometheus.
+# (Debian's `loki` package is a genetics tool, not Grafana Loki, so it is not installed.)
+SYSTEM_PACKAGES := bubblewrap chromium prometheus
+SYSTEM_BINARIES := bwrap chromium prometheus
 
 .PHONY: run test install system-deps clean-data lint
 
