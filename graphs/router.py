@@ -52,16 +52,18 @@ async def router(state: DeskState, config: RunnableConfig) -> dict:
         if not answered_since_human(state["messages"]):
             update["messages"] = [AIMessage(note, name="router")]
         return update
-    try:
-        decision = await structured(
-            "router", RouteDecision, [SystemMessage(ROUTER_PROMPT), *state["messages"]], offline_router
-        )
-    except ModelUnavailable as exc:  # cannot happen with the offline link, kept for clarity
-        log.error("router model unavailable: %s", exc)
-        decision = offline_router(state["messages"])
-    # A served model may loop on the same specialist; once it has answered, finish.
-    if decision.next != "finish" and answered_since_human(state["messages"]) and budget["steps"] > 2:
-        decision = RouteDecision(next="finish", reason="the request was answered")
+    if answered_since_human(state["messages"]):
+        # One specialist answers each turn; asking a served model again only to hear "finish"
+        # would add a full model call to every turn.
+        decision = RouteDecision(next="finish", reason="the specialist answered the request")
+    else:
+        try:
+            decision = await structured(
+                "router", RouteDecision, [SystemMessage(ROUTER_PROMPT), *state["messages"]], offline_router
+            )
+        except ModelUnavailable as exc:  # cannot happen with the offline link, kept for clarity
+            log.error("router model unavailable: %s", exc)
+            decision = offline_router(state["messages"])
     return {"route": decision.next, "route_reason": decision.reason, "budget": budget}
 
 

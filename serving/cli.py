@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     bl.set_defaults(func=_lazy("evals.bench_load:main"))
     bo = b.add_parser("orchestrator")
     bo.add_argument("--turns", type=int, default=50)
+    bo.add_argument("--durability", choices=["sync", "async", "exit"], default="async",
+                    help="LangGraph checkpoint durability mode for both graphs (default: async)")
     bo.add_argument("--json", action="store_true")
     bo.set_defaults(func=_lazy("evals.bench_orchestrator:main"))
     return p

@@ -1,0 +1,1 @@
+"""vLLM serving configs (`vllm serve --config FILE`) and the endpoint pre-flight check."""
