@@ -91,7 +91,7 @@ async def run(turns: int, durability: str) -> dict:
         llm.script.responder = _responder
         os.environ["AGENTDESK_LLM_BASE_URL"] = llm.url
         get_settings.cache_clear()
-        gateway._BREAKERS.clear()
+        gateway.reset()
         from graphs.orchestrator import build_orchestrator
 
         async with checkpointer() as saver:

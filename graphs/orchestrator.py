@@ -14,7 +14,7 @@ from agents.data.graph import build_graph as build_data
 from agents.devops.graph import build_graph as build_devops
 from agents.research.graph import build_graph as build_research
 from graphs.guards import after_input_guard, input_guard, output_guard
-from graphs.router import next_node, router
+from graphs.router import after_specialist, next_node, router
 from graphs.state import SPECIALISTS, DeskState
 
 
@@ -32,7 +32,7 @@ def build_orchestrator(checkpointer=None):
     builder.add_conditional_edges("input_guard", after_input_guard, {"router": "router", "blocked": END})
     builder.add_conditional_edges("router", next_node, [*SPECIALISTS, "output_guard"])
     for name in SPECIALISTS:
-        builder.add_edge(name, "router")
+        builder.add_conditional_edges(name, after_specialist, ["router", "output_guard"])
     builder.add_edge("output_guard", END)
     return builder.compile(checkpointer=checkpointer, name="orchestrator")
 

@@ -67,6 +67,12 @@ async def router(state: DeskState, config: RunnableConfig) -> dict:
     return {"route": decision.next, "route_reason": decision.reason, "budget": budget}
 
 
+def after_specialist(state: DeskState) -> str:
+    """Straight to the output guard once the specialist answered; back to the router otherwise
+    (a step limit, or a specialist that stopped without an answer)."""
+    return "output_guard" if answered_since_human(state["messages"]) else "router"
+
+
 def next_node(state: DeskState) -> str:
     route = state.get("route") or "finish"
     return "output_guard" if route == "finish" else route

@@ -21,7 +21,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -123,8 +123,19 @@ def _remote(base_url: str, model: str, settings: Settings) -> Backend:
     )
 
 
+_CHAINS: dict[tuple, list[Backend]] = {}
+
+
 def backends_for(role: str, policy: OfflinePolicy | None, settings: Settings | None = None) -> list[Backend]:
+    """The fallback chain for a role, built once per settings object (HTTP clients are reused)."""
     settings = settings or get_settings()
+    key = (role, id(policy), id(settings))
+    if key not in _CHAINS:
+        _CHAINS[key] = _build_chain(role, policy, settings)
+    return _CHAINS[key]
+
+
+def _build_chain(role: str, policy: OfflinePolicy | None, settings: Settings) -> list[Backend]:
     chain: list[Backend] = []
     if settings.llm_base_url:
         model = settings.router_model if role == "router" and settings.router_model else settings.llm_model
@@ -167,7 +178,6 @@ class GatewayChatModel(BaseChatModel):
     policy: Any = None  # OfflinePolicy for this role
     tools: list[Any] = []
     tool_choice: Any = None
-    _backends: list[Backend] | None = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
@@ -175,9 +185,7 @@ class GatewayChatModel(BaseChatModel):
 
     @property
     def backends(self) -> list[Backend]:
-        if self._backends is None:
-            self._backends = backends_for(self.role, self.policy)
-        return self._backends
+        return backends_for(self.role, self.policy)
 
     def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any):
         return GatewayChatModel(role=self.role, policy=self.policy, tools=list(tools), tool_choice=tool_choice)
@@ -234,3 +242,9 @@ async def structured(
 
 def is_offline() -> bool:
     return get_settings().offline
+
+
+def reset() -> None:
+    """Forget cached chains and breakers (after settings change, e.g. in tests)."""
+    _CHAINS.clear()
+    _BREAKERS.clear()

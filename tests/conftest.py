@@ -29,8 +29,8 @@ def settings_env(monkeypatch):
             else:
                 monkeypatch.setenv(key, value)
         get_settings.cache_clear()
-        gateway._BREAKERS.clear()
+        gateway.reset()
 
     yield apply
     get_settings.cache_clear()
-    gateway._BREAKERS.clear()
+    gateway.reset()

@@ -51,7 +51,7 @@ async def test_research_question_is_routed_and_cited(client):
     thread = await client.threads.create()
     await ask(client, thread["thread_id"], "How are risky actions approved in agentdesk?")
     state = await client.threads.get_state(thread["thread_id"])
-    assert state["values"]["route"] == "finish"
+    assert state["values"]["route"] == "research"
     answer = ai_texts(state)[-1]
     assert answer.startswith("[offline model]") and "[1]" in answer
     assert any(a["type"] == "citations" and a["citations"] for a in state["values"]["artifacts"])

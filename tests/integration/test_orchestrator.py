@@ -35,7 +35,7 @@ def last_ai(out) -> str:
 async def test_sql_read_routes_to_data_and_returns_a_table(desk):
     config = cfg()
     out = await ask(desk, config, "```sql\nSELECT status, count(*) AS n FROM orders GROUP BY status ORDER BY status\n```")
-    assert out["route"] == "finish"
+    assert out["route"] == "data"  # the specialist that answered
     assert "__interrupt__" not in out
     tables = [a for a in out["artifacts"] if a["type"] == "table"]
     assert tables and tables[0]["columns"] == ["status", "n"]
