@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import weakref
 from importlib import resources
 
 import psycopg
@@ -38,6 +40,21 @@ def database_url() -> str:
     return _url
 
 
+# When each pooled connection was last returned. A connection returned moments ago is alive;
+# checking it anyway would add a round trip to every checkpoint write.
+_returned_at: "weakref.WeakKeyDictionary[psycopg.AsyncConnection, float]" = weakref.WeakKeyDictionary()
+CHECK_AFTER_IDLE_S = 2.0
+
+
+async def _mark_returned(conn: psycopg.AsyncConnection) -> None:
+    _returned_at[conn] = time.monotonic()
+
+
+async def check_if_idle(conn: psycopg.AsyncConnection) -> None:
+    if time.monotonic() - _returned_at.get(conn, 0.0) > CHECK_AFTER_IDLE_S:
+        await AsyncConnectionPool.check_connection(conn)
+
+
 def make_pool(url: str | None = None, *, max_size: int | None = None) -> AsyncConnectionPool:
     """A pool that is not yet open; use `async with make_pool() as pool`."""
     settings = get_settings()
@@ -46,7 +63,8 @@ def make_pool(url: str | None = None, *, max_size: int | None = None) -> AsyncCo
         min_size=1,
         max_size=max_size or settings.pool_max_size,
         kwargs=dict(CONNECTION_KWARGS),
-        check=AsyncConnectionPool.check_connection,  # liveness check on checkout
+        check=check_if_idle,  # liveness check on checkout, for connections idle long enough to be cut
+        reset=_mark_returned,
         max_idle=300,
         max_lifetime=1800,
         reconnect_timeout=60,
