@@ -16,11 +16,13 @@ from graphs.routing import latest_human
 from graphs.state import DeskState, fresh_budget
 from guardrails.input_guard import check_input, refusal_message
 from guardrails.output_guard import check_output
-from serving import audit
+from serving import audit, telemetry
+from serving.metrics import GUARD_BLOCKS, RUNS, timed
 
 _URL = re.compile(r"https?://[^\s)\]>\"']+")
 
 
+@timed("input_guard")
 async def input_guard(state: DeskState, config: RunnableConfig) -> dict:
     update: dict = {"budget": fresh_budget(), "route": None, "route_reason": "", "notes": []}
     _, human = latest_human(state["messages"])
@@ -33,7 +35,10 @@ async def input_guard(state: DeskState, config: RunnableConfig) -> dict:
     record = {"stage": "input", "allowed": verdict.allowed, "category": verdict.category,
               "reason": verdict.reason, "score": round(verdict.score, 3), "message_id": human.id}
     update["guard"] = [record]
+    telemetry.guard_event("input", verdict.allowed, verdict.category, verdict.score)
     if not verdict.allowed:
+        GUARD_BLOCKS.labels(verdict.category or "other").inc()
+        RUNS.labels("orchestrator", "blocked").inc()
         await audit.record("guard", config, decision="block", note=verdict.reason,
                            args={"category": verdict.category, "score": verdict.score})
         placeholder = f"[message withheld by the input guard: {verdict.category}]"
@@ -51,6 +56,7 @@ def after_input_guard(state: DeskState) -> str:
     return "blocked" if state.get("route") == "blocked" else "router"
 
 
+@timed("output_guard")
 async def output_guard(state: DeskState, config: RunnableConfig) -> dict:
     """Redact PII and secrets from this run's answers; keep links only to cited sources."""
     idx, _ = latest_human(state["messages"])
@@ -61,10 +67,13 @@ async def output_guard(state: DeskState, config: RunnableConfig) -> dict:
         if not isinstance(m, AIMessage) or not isinstance(m.content, str) or not m.content:
             continue
         verdict = check_output(m.content, allowed_links=cited_urls)
+        if verdict.findings or verdict.removed_links:
+            telemetry.guard_event("output", True, "redacted")
         if verdict.text != m.content:
             replaced.append(m.model_copy(update={"content": verdict.text}))
             records.append({"stage": "output", "message_id": m.id, "findings": verdict.findings,
                             "removed_links": verdict.removed_links})
+    RUNS.labels("orchestrator", "answered").inc()
     if not any(isinstance(m, AIMessage) and m.content for m in state["messages"][idx + 1 :]):
         replaced.append(AIMessage(
             "I can help with documents (research), Python (code), the warehouse (SQL) and "

@@ -7,6 +7,7 @@ shows its inside. Compiled without a checkpointer: the LangGraph server supplies
 
 from __future__ import annotations
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from agents.code.graph import build_graph as build_code
@@ -16,6 +17,7 @@ from agents.research.graph import build_graph as build_research
 from graphs.guards import after_input_guard, input_guard, output_guard
 from graphs.router import after_specialist, next_node, router
 from graphs.state import SPECIALISTS, DeskState
+from serving.telemetry import run_tracing_config
 
 
 def build_orchestrator(checkpointer=None):
@@ -37,4 +39,11 @@ def build_orchestrator(checkpointer=None):
     return builder.compile(checkpointer=checkpointer, name="orchestrator")
 
 
-graph = build_orchestrator()
+_GRAPH = build_orchestrator()
+
+
+def graph(config: RunnableConfig):
+    """The server's graph factory: the one compiled graph, plus per-run Langfuse callbacks and
+    metadata (user, tenant, thread as session) when Langfuse is configured."""
+    extra = run_tracing_config(config)
+    return _GRAPH.with_config(extra) if extra else _GRAPH

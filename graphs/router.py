@@ -10,6 +10,7 @@ from langchain_core.runnables import RunnableConfig
 from graphs.routing import ROUTER_PROMPT, RouteDecision, answered_since_human, latest_human, offline_router
 from graphs.state import DeskState, fresh_budget
 from serving.gateway import ModelUnavailable, structured
+from serving.metrics import ROUTES, timed
 from serving.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def _over_budget(budget: dict) -> str | None:
     return None
 
 
+@timed("router")
 async def router(state: DeskState, config: RunnableConfig) -> dict:
     budget = _tally(state)
     if reason := _over_budget(budget):
@@ -64,6 +66,7 @@ async def router(state: DeskState, config: RunnableConfig) -> dict:
         except ModelUnavailable as exc:  # cannot happen with the offline link, kept for clarity
             log.error("router model unavailable: %s", exc)
             decision = offline_router(state["messages"])
+    ROUTES.labels(decision.next).inc()
     return {"route": decision.next, "route_reason": decision.reason, "budget": budget}
 
 

@@ -17,6 +17,7 @@ from graphs.approval import make_approval_node, pending_calls
 from graphs.state import SpecialistState
 from graphs.tool_exec import make_tools_node
 from serving.gateway import chat_model
+from serving.metrics import timed
 from serving.offline_model import OfflinePolicy
 
 MAX_AGENT_STEPS = 6  # model calls per specialist visit: ends tool loops that never converge
@@ -32,6 +33,7 @@ def build_specialist(
 ):
     model = chat_model(name, offline_policy).bind_tools(list(tools))
 
+    @timed(f"{name}.agent")
     async def agent(state: SpecialistState, config: RunnableConfig) -> dict:
         steps = state.get("agent_steps", 0)
         if steps >= max_steps:

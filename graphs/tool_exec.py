@@ -15,7 +15,8 @@ from langchain_core.runnables import RunnableConfig
 
 from graphs.approval import pending_calls
 from guardrails.policy import PolicyError, Risk, check_call
-from serving import audit
+from serving import audit, telemetry
+from serving.metrics import TOOL_CALLS, timed
 
 MAX_RESULT_CHARS = 20_000  # what the model sees; the full result stays in the artifact
 
@@ -36,11 +37,14 @@ async def _run_one(agent: str, call: dict, config: RunnableConfig) -> tuple[Tool
                 f"{call['name']} already ran for this request (status {earlier['status']}); not run again."
             )
             return ToolMessage(content, tool_call_id=call["id"], name=call["name"]), None
-    try:
-        message = await spec.tool.ainvoke({**call, "type": "tool_call"}, config)
-    except Exception as exc:  # noqa: BLE001 - a tool failure is reported to the model, not raised
-        message = ToolMessage(f"{call['name']} failed: {type(exc).__name__}: {exc}",
-                              tool_call_id=call["id"], name=call["name"], status="error")
+    with telemetry.tool_span(call["name"], agent, risk.value, call["id"]) as span:
+        try:
+            message = await spec.tool.ainvoke({**call, "type": "tool_call"}, config)
+        except Exception as exc:  # noqa: BLE001 - a tool failure is reported to the model, not raised
+            message = ToolMessage(f"{call['name']} failed: {type(exc).__name__}: {exc}",
+                                  tool_call_id=call["id"], name=call["name"], status="error")
+        span.set_attribute("agentdesk.tool.status", getattr(message, "status", "success") or "success")
+    TOOL_CALLS.labels(call["name"], "error" if getattr(message, "status", None) == "error" else "ok").inc()
     if not isinstance(message, ToolMessage):  # a tool that returned a Command or raw value
         message = ToolMessage(str(message), tool_call_id=call["id"], name=call["name"])
     content = str(message.content)
@@ -61,6 +65,7 @@ async def _run_one(agent: str, call: dict, config: RunnableConfig) -> tuple[Tool
 
 
 def make_tools_node(agent: str):
+    @timed(f"{agent}.tools")
     async def tools(state: dict, config: RunnableConfig) -> dict[str, Any]:
         _, calls = pending_calls(state["messages"])
         results = await asyncio.gather(*(_run_one(agent, c, config) for c in calls))

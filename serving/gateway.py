@@ -29,7 +29,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from serving import telemetry
 from serving.breaker import CircuitBreaker
+from serving.metrics import MODEL_COST, MODEL_TOKENS
 from serving.offline_model import OFFLINE_MODEL_NAME, OfflineChatModel, OfflinePolicy
 from serving.settings import Settings, get_settings
 
@@ -74,11 +76,21 @@ class Backend:
     name: str
     model: BaseChatModel
     breaker: CircuitBreaker | None  # None for the offline model: it cannot fail
+    model_name: str = OFFLINE_MODEL_NAME
+    provider: str = "agentdesk.offline"
+    role: str = ""
     max_retries: int = 0
     backoff_max_s: float = 8.0
     timeout_s: float = 60.0
 
     async def call(self, fn: Callable[[BaseChatModel], Any]) -> Any:
+        with telemetry.model_span(self.model_name, self.provider, self.role) as record:
+            result = await self._call(fn)
+            record(result)
+        _count_usage(self.model_name, result)
+        return result
+
+    async def _call(self, fn: Callable[[BaseChatModel], Any]) -> Any:
         if self.breaker is None:
             return await fn(self.model)
         retrying = AsyncRetrying(
@@ -92,6 +104,17 @@ class Backend:
                 return await asyncio.wait_for(fn(self.model), self.timeout_s)
 
 
+def _count_usage(model: str, reply: Any) -> None:
+    usage = getattr(reply, "usage_metadata", None) or {}
+    if not usage:
+        return
+    tokens_in, tokens_out = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+    MODEL_TOKENS.labels(model, "input").inc(tokens_in)
+    MODEL_TOKENS.labels(model, "output").inc(tokens_out)
+    s = get_settings()
+    MODEL_COST.labels(model).inc(tokens_in / 1000 * s.cost_per_1k_input + tokens_out / 1000 * s.cost_per_1k_output)
+
+
 _BREAKERS: dict[str, CircuitBreaker] = {}
 
 
@@ -102,7 +125,7 @@ def _breaker(key: str, settings: Settings) -> CircuitBreaker:
     return _BREAKERS[key]
 
 
-def _remote(base_url: str, model: str, settings: Settings) -> Backend:
+def _remote(base_url: str, model: str, settings: Settings, role: str) -> Backend:
     from langchain_openai import ChatOpenAI
 
     chat = ChatOpenAI(
@@ -117,6 +140,9 @@ def _remote(base_url: str, model: str, settings: Settings) -> Backend:
         name=f"{base_url}#{model}",
         model=chat,
         breaker=_breaker(f"{base_url}#{model}", settings),
+        model_name=model,
+        provider="vllm",
+        role=role,
         max_retries=settings.llm_max_retries,
         backoff_max_s=settings.llm_backoff_max_s,
         timeout_s=settings.llm_timeout_s,
@@ -139,12 +165,13 @@ def _build_chain(role: str, policy: OfflinePolicy | None, settings: Settings) ->
     chain: list[Backend] = []
     if settings.llm_base_url:
         model = settings.router_model if role == "router" and settings.router_model else settings.llm_model
-        chain.append(_remote(settings.llm_base_url, model, settings))
+        router_url = settings.router_base_url or settings.llm_base_url
+        chain.append(_remote(router_url if role == "router" else settings.llm_base_url, model, settings, role))
         if settings.llm_fallback_base_url:
             chain.append(
-                _remote(settings.llm_fallback_base_url, settings.llm_fallback_model or model, settings)
+                _remote(settings.llm_fallback_base_url, settings.llm_fallback_model or model, settings, role)
             )
-    chain.append(Backend(OFFLINE_MODEL_NAME, OfflineChatModel(role=role, policy=policy), None))
+    chain.append(Backend(OFFLINE_MODEL_NAME, OfflineChatModel(role=role, policy=policy), None, role=role))
     return chain
 
 
@@ -234,10 +261,30 @@ async def structured(
     async def ask(model: BaseChatModel) -> BaseModel:
         if isinstance(model, OfflineChatModel):
             return model.structured(schema, messages)
-        runnable = model.with_structured_output(schema, method="json_schema")
-        return schema.model_validate(await runnable.ainvoke(messages))
+        runnable = model.with_structured_output(schema, method="json_schema", include_raw=True)
+        out = await runnable.ainvoke(messages)
+        if out.get("parsing_error") is not None or out.get("parsed") is None:
+            raise ValueError(f"invalid structured output: {out.get('parsing_error')}")
+        return _Structured(schema.model_validate(out["parsed"]), out["raw"])
 
-    return await call_chain(backends_for(role, policy), ask)
+    result = await call_chain(backends_for(role, policy), ask)
+    return result.value if isinstance(result, _Structured) else result
+
+
+@dataclass
+class _Structured:
+    """A parsed structured output with the raw reply, so its span records token usage."""
+
+    value: BaseModel
+    raw: Any
+
+    @property
+    def usage_metadata(self):
+        return getattr(self.raw, "usage_metadata", None)
+
+    @property
+    def response_metadata(self):
+        return getattr(self.raw, "response_metadata", None)
 
 
 def is_offline() -> bool:

@@ -5,8 +5,17 @@ The DevOps agent reads these same series when no Prometheus is configured.
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Awaitable, Callable
+
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 
+RUNS = Counter("agentdesk_runs_total", "Orchestrator turns by graph and outcome", ["graph", "outcome"])
+MODEL_TOKENS = Counter("agentdesk_model_tokens_total", "Model tokens by model and direction", ["model", "direction"])
+MODEL_COST = Counter("agentdesk_model_cost_total", "Model cost (configured price per 1k tokens)", ["model"])
+CHECKPOINT_WRITE = Histogram("agentdesk_checkpoint_write_seconds", "Checkpoint write latency",
+                             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
 ROUTES = Counter("agentdesk_routes_total", "Router decisions by route", ["route"])
 TOOL_CALLS = Counter("agentdesk_tool_calls_total", "Tool calls by tool and outcome", ["tool", "outcome"])
 GUARD_BLOCKS = Counter("agentdesk_guard_blocks_total", "Inputs blocked by category", ["category"])
@@ -29,3 +38,20 @@ def samples(match: str = "") -> list[tuple[str, dict[str, str], float]]:
             if s.name.startswith(("agentdesk_", "process_")) and match in s.name:
                 out.append((s.name, dict(s.labels), s.value))
     return out
+
+
+def timed(node: str):
+    """Record a node's latency in `agentdesk_node_seconds{node=...}` (async node functions)."""
+
+    def wrap(fn: Callable[..., Awaitable]):
+        @functools.wraps(fn)
+        async def inner(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                NODE_LATENCY.labels(node).observe(time.perf_counter() - started)
+
+        return inner
+
+    return wrap

@@ -8,22 +8,36 @@ enters it once per event loop thread and closes it on shutdown. `setup()` is ide
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from serving.db import database_url, ensure_schema_async, make_pool
+from serving.metrics import CHECKPOINT_WRITE
 
 log = logging.getLogger(__name__)
 
 
+class TimedPostgresSaver(AsyncPostgresSaver):
+    """The stock saver, with each checkpoint write timed into a Prometheus histogram."""
+
+    async def aput(self, config, checkpoint, metadata, new_versions):
+        started = time.perf_counter()
+        try:
+            return await super().aput(config, checkpoint, metadata, new_versions)
+        finally:
+            CHECKPOINT_WRITE.observe(time.perf_counter() - started)
+
+
 @asynccontextmanager
 async def checkpointer(url: str | None = None) -> AsyncIterator[AsyncPostgresSaver]:
+    """Yield a ready saver; the pool closes when the server (or test) leaves the context."""
     pool = make_pool(url or database_url())
     await pool.open(wait=True, timeout=60)
     try:
-        saver = AsyncPostgresSaver(pool)
+        saver = TimedPostgresSaver(pool)
         await saver.setup()
         await ensure_schema_async(pool)
         log.info("Postgres checkpointer ready")

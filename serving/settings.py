@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     llm_api_key: str = Field(default="EMPTY", alias="AGENTDESK_LLM_API_KEY")
     # Per-role overrides, e.g. a small fast model for routing.
     router_model: str | None = Field(default=None, alias="AGENTDESK_ROUTER_MODEL")
+    # The small routing model usually has its own vLLM server.
+    router_base_url: str | None = Field(default=None, alias="AGENTDESK_ROUTER_BASE_URL")
     llm_fallback_base_url: str | None = Field(default=None, alias="AGENTDESK_LLM_FALLBACK_BASE_URL")
     llm_fallback_model: str | None = Field(default=None, alias="AGENTDESK_LLM_FALLBACK_MODEL")
     llm_timeout_s: float = Field(default=60.0, alias="AGENTDESK_LLM_TIMEOUT_S")
