@@ -31,6 +31,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class RunContextFilter(logging.Filter):
+    """Stamp each record with the thread, run and user of the graph run it was logged in.
+
+    LangChain keeps the current run's config in a context variable, so any log line written
+    inside a node or tool carries the ids without passing them around.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from langchain_core.runnables.config import var_child_runnable_config
+
+        config = var_child_runnable_config.get() or {}
+        configurable = config.get("configurable") or {}
+        metadata = config.get("metadata") or {}
+        record.thread_id = getattr(record, "thread_id", None) or configurable.get("thread_id")
+        record.run_id = getattr(record, "run_id", None) or configurable.get("run_id") or metadata.get("run_id")
+        record.user_id = getattr(record, "user_id", None) or configurable.get("langgraph_auth_user_id")
+        return True
+
+
 def configure_logging() -> None:
     """Add the JSON file handler once per process (the server's own console logging stays)."""
     global _configured
@@ -41,6 +60,7 @@ def configure_logging() -> None:
     handler = RotatingFileHandler(path, maxBytes=20_000_000, backupCount=3)
     handler.setFormatter(JsonFormatter())
     handler.setLevel(logging.INFO)
+    handler.addFilter(RunContextFilter())
     for name in ("agentdesk", "graphs", "agents", "serving", "rag", "guardrails"):
         logger = logging.getLogger(name)
         logger.setLevel(logging.INFO)
