@@ -1,0 +1,116 @@
+"""The DevOps agent with no Prometheus or Loki configured: agentdesk's own metrics registry and its
+JSON log file (what `make run` gives on a laptop), through the orchestrator on real Postgres."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import pytest
+from langchain_core.messages import HumanMessage, ToolMessage
+from langgraph.types import Command
+
+from agents.devops import tools
+from agents.devops.signals import OWN_SIGNALS_NOTE
+from graphs.orchestrator import build_orchestrator
+from serving import audit
+from serving.logs import JsonFormatter
+from serving.metrics import TOOL_CALLS
+
+
+@pytest.fixture
+async def desk(saver, settings_env, tmp_path):
+    # A private log file: the own-signals reader must see exactly the lines this test writes.
+    settings_env(PROMETHEUS_URL=None, LOKI_URL=None, AGENTDESK_DATA_DIR=str(tmp_path))
+    (tmp_path / "logs").mkdir()
+    return build_orchestrator(checkpointer=saver)
+
+
+def write_logs(tmp_path, *lines: tuple[str, str], age_s: float = 0) -> None:
+    """Append lines exactly as serving/logs.py writes them (same formatter, same file)."""
+    fmt = JsonFormatter()
+    with (tmp_path / "logs" / "agentdesk.jsonl").open("a") as fh:
+        for level, msg in lines:
+            record = logging.LogRecord("agents.payments", getattr(logging, level.upper()), __file__, 1, msg, None, None)
+            record.created -= age_s
+            fh.write(fmt.format(record) + "\n")
+
+
+def thread() -> dict:
+    return {"configurable": {"thread_id": f"devops-own-{uuid.uuid4().hex}"}}
+
+
+def last_ai(out) -> str:
+    return next(m.content for m in reversed(out["messages"]) if m.type == "ai" and m.content)
+
+
+async def dry_runs(config) -> list[dict]:
+    rows = await audit.rows_for_thread(config["configurable"]["thread_id"])
+    return [r for r in rows if r["kind"] == "action" and r["status"] == "dry-run"]
+
+
+async def test_search_logs_window_and_level(desk, tmp_path):
+    write_logs(tmp_path, ("error", "old failure"), age_s=7200)
+    write_logs(tmp_path, ("error", "fresh failure"), ("info", "all good"))
+    msg = await tools.search_logs.ainvoke({"name": "search_logs", "args": {"level": "error", "window": "1h"},
+                                           "id": "l1", "type": "tool_call"})
+    assert [r["msg"] for r in msg.artifact["rows"]] == ["fresh failure"]
+    assert OWN_SIGNALS_NOTE in msg.content
+
+
+async def test_own_alerts_derive_from_own_counters(desk):
+    TOOL_CALLS.labels(tool="query_metrics", outcome="error").inc()
+    msg = await tools.list_alerts.ainvoke({"name": "list_alerts", "args": {}, "id": "a1", "type": "tool_call"})
+    assert "AgentdeskToolErrors" in msg.content and "derived" in msg.content
+
+
+async def test_dependency_failure_is_ranked_first_and_not_acted_on(desk, tmp_path):
+    write_logs(tmp_path, *[("error", "payments-db: connection refused")] * 3)
+    out = await desk.ainvoke({"messages": [HumanMessage("Triage and fix the errors in the logs")]}, thread())
+    assert "__interrupt__" not in out
+    report = last_ai(out)
+    assert "1. a failing dependency (score 3)" in report
+    assert "No action proposed" in report and "escalate" in report
+    assert "Runbook followed: Runbook: error spike" in report
+    assert "own metrics and logs" in report
+
+
+async def test_bad_release_proposes_a_critical_rollback_with_reason(desk, tmp_path):
+    write_logs(tmp_path, ("error", "Traceback: NameError in checkout handler since deploy v2.3"),
+               ("error", "Traceback: NameError in checkout handler since deploy v2.3"))
+    config = thread()
+    out = await desk.ainvoke({"messages": [HumanMessage("Errors in the payments service logs. Triage and fix it.")]},
+                             config)
+    [req] = out["__interrupt__"][0].value["action_requests"]
+    assert req["name"] == "rollback_deployment" and req["risk"] == "critical"
+    assert req["args"]["workload"] == "payments" and "a bad release" in req["args"]["reason"]
+    out = await desk.ainvoke(Command(resume={"decisions": [{"type": "approve"}]}), config)
+    report = last_ai(out)
+    assert "DRY RUN: would rollback default/payments" in report and "Verification" in report
+    [row] = await dry_runs(config)
+    assert row["args"]["action"] == "rollback" and "a bad release" in row["args"]["reason"]
+
+
+@pytest.mark.parametrize("decision, expect, runs", [
+    ({"type": "approve"}, "DRY RUN: would restart default/payments", 1),
+    ({"type": "reject", "message": "not now"}, "rejected restart_workload: not now", 0),
+])
+async def test_explicit_restart_stops_for_approval(desk, decision, expect, runs):
+    config = thread()
+    out = await desk.ainvoke({"messages": [HumanMessage("restart the payments deployment")]}, config)
+    assert out["__interrupt__"][0].value["action_requests"][0]["args"] == {"workload": "payments"}
+    out = await desk.ainvoke(Command(resume={"decisions": [decision]}), config)
+    assert any(expect in str(m.content) for m in out["messages"])
+    assert len(await dry_runs(config)) == runs
+    verified = [m for m in out["messages"] if isinstance(m, ToolMessage) and m.name == "search_logs"]
+    assert len(verified) == runs  # signals are re-read only after an action ran
+    assert "own metrics and logs" in last_ai(out)
+
+
+async def test_nothing_abnormal_is_said_plainly(desk):
+    started = time.time()
+    out = await desk.ainvoke({"messages": [HumanMessage("Check the logs for errors please")]}, thread())
+    text = last_ai(out)
+    assert "Error log lines (15 min): 0" in text and OWN_SIGNALS_NOTE in text
+    assert time.time() - started < 60
