@@ -18,10 +18,15 @@ RULE_BLOCK = 1.0  # a single category at or above this is an attack whatever the
 
 _GAP = r"(?:\W+\w+){0,3}?\W+"  # up to three filler words: "ignore all of the previous ..."
 _INSTR = (
-    r"(?:instructions?|prompts?|rules|directions|directives|guidelines|guidance|commands?|"
-    r"context|messages?|constraints|restrictions|programming|orders|tasks?|text|inputs?|conversation)"
+    r"(?:instructions?|prompts?|rules|directions|directives|guidelines|guidance|constraints|"
+    r"restrictions|programming)"
 )
+# Nouns that are also everyday data words ("delete all cancelled orders", "ignore all orders
+# before 2023", "clear old messages"): they only count after an override verb *and* a word that
+# points back at the model's own past input.
+_INSTR_WEAK = r"(?:commands?|context|messages?|orders|tasks?|text|inputs?|conversation)"
 _PRIOR = r"(?:previous|prior|preceding|above|earlier|former|initial|original|old|system|given|existing|all|any|every|your)"
+_PRIOR_STRONG = r"(?:previous|prior|preceding|above|earlier|former|initial|original|system|your)"
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,9 @@ RULES: tuple[Rule, ...] = (
     _r("ignore_prior", "override", 1.2,
        rf"\b(?:ignore|disregard|forget|skip|drop|discard|override|overwrite|bypass|abandon|neglect|"
        rf"throw away|set aside|erase|delete|clear)\b{_GAP}{_PRIOR}{_GAP}?{_INSTR}"),
+    _r("ignore_prior_input", "override", 1.2,
+       rf"\b(?:ignore|disregard|forget|bypass|override|abandon|neglect|set aside)\b{_GAP}"
+       rf"{_PRIOR_STRONG}{_GAP}?{_INSTR_WEAK}"),
     _r("ignore_everything", "override", 1.0,
        r"\b(?:ignore|disregard|forget)\b\W+(?:all|everything|anything)\W+(?:(?:that\W+)?(?:you(?:'ve)?\W+(?:were|have been|was|got)\W+)?"
        r"(?:told|said|written|above|before|previously|so far|until now))"),
