@@ -45,14 +45,14 @@ async def test_sql_read_routes_to_data_and_returns_a_table(desk):
 async def test_sql_write_stops_for_approval_then_runs_once(desk):
     config = cfg()
     tag = uuid.uuid4().hex[:8]
-    sql = f"UPDATE customers SET name = name WHERE customer_id = 1 AND '{tag}' = '{tag}'"
+    sql = f"UPDATE customers SET full_name = full_name WHERE customer_id = 1 AND '{tag}' = '{tag}'"
     out = await ask(desk, config, f"```sql\n{sql}\n```")
     request = out["__interrupt__"][0].value
     assert request["action_requests"][0]["name"] == "run_sql"
     assert request["action_requests"][0]["risk"] == "high"
     out = await desk.ainvoke(Command(resume={"decisions": [{"type": "approve"}]}), config)
     assert "__interrupt__" not in out
-    assert "1" in last_ai(out)  # one row updated
+    assert "Done: UPDATE 1" in last_ai(out)  # one row updated, once
 
 
 async def test_ddl_without_reason_is_refused_before_approval(desk):
