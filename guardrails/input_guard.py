@@ -91,6 +91,9 @@ _REFUSALS = {
 
 
 def refusal_message(verdict: Verdict) -> str:
+    if verdict.category == "too_long":  # say the numbers, and what to do instead
+        return (f"Sorry, that message is too long: the {verdict.reason}. Please shorten it, split it "
+                "into several messages, or put large documents in the document store with `agentdesk ingest`.")
     why = _REFUSALS.get(verdict.category or "", "it was flagged by the input guard")
     return (f"Sorry, I can't help with that message because {why}. "
             "If this is a genuine question, please rephrase it and try again.")

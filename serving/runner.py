@@ -91,12 +91,12 @@ def main(args: argparse.Namespace) -> int:
 
     threading.Thread(target=pump, daemon=True).start()
     threading.Thread(target=announce_when_ready, daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait(timeout=30)
+    # One signal reaches the server: a second one makes uvicorn skip its graceful shutdown, and
+    # the in-memory runtime writes its thread bookkeeping only then. Ctrl-C in a terminal already
+    # signals the whole process group, so on SIGINT the runner just waits.
+    signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGTERM))
+    signal.signal(signal.SIGINT, lambda *_: None)
+    return proc.wait()
 
 
 def _healthy(base: str) -> bool:

@@ -49,7 +49,9 @@ class Server:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        os.killpg(self.proc.pid, sig)
+        # Signal the runner only: it forwards one signal to the server, which then shuts down
+        # gracefully (a second signal would make uvicorn skip that).
+        self.proc.send_signal(sig)
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
