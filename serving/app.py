@@ -1,12 +1,18 @@
 """Our HTTP app, mounted into the LangGraph server (`langgraph.json` -> `http.app`).
 
 Serves the chat UI at /ui (plain HTML/JS talking to the same server's LangGraph API),
-/healthz, /metrics (Prometheus) and /api/info (what the UI needs to know, e.g. offline mode).
+/healthz, /metrics (Prometheus) and /api/info (what the UI needs to know: offline mode, and
+whether the API wants a key). These routes are public; the LangGraph API behind them is guarded
+by serving/auth.py.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import sys
 import time
+from collections.abc import AsyncIterator
 from importlib import resources
 
 from starlette.applications import Starlette
@@ -14,6 +20,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serving.logs import configure_logging
 from serving.metrics import HTTP_REQUESTS, exposition
@@ -22,6 +29,7 @@ from serving.settings import get_settings
 
 configure_logging()
 _STARTED = time.time()
+log = logging.getLogger("serving.app")
 
 
 def _asset(name: str) -> str:
@@ -59,10 +67,20 @@ async def metrics(request: Request) -> Response:
     return Response(exposition(), media_type="text/plain; version=0.0.4")
 
 
+async def _auth_mode() -> str:
+    from serving.auth import mode
+
+    try:
+        return await mode()
+    except Exception:  # noqa: BLE001 - same fail-closed answer as the auth handler
+        return "keys"
+
+
 async def info(request: Request) -> JSONResponse:
     s = get_settings()
     return JSONResponse({
         "offline": s.offline,
+        "auth": await _auth_mode(),  # "local": no key needed; "keys": send x-api-key
         "model": OFFLINE_MODEL_NAME if s.offline else s.llm_model,
         "assistant": "orchestrator",
         "signals": "own" if not (s.prometheus_url or s.loki_url) else "external",
@@ -77,7 +95,36 @@ class CountRequests(BaseHTTPMiddleware):
         return response
 
 
-app = Starlette(routes=[
+class NoStudioBypass:
+    """With users configured, drop `x-auth-scheme`: under `langgraph dev` that header makes the
+    server skip our handler and treat the caller as a Studio user, i.e. an auth bypass. Studio
+    then authenticates like any client, with the x-api-key header (docs/ui.md)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and any(k == b"x-auth-scheme" for k, _ in scope["headers"]):
+            if await _auth_mode() != "local":
+                scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"x-auth-scheme"]}
+        await self.app(scope, receive, send)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    mode = await _auth_mode()
+    if mode == "local":
+        msg = ("AUTH IS OFF: no users configured, every request runs as the single local user 'local'. "
+               "Create users with `agentdesk users add NAME` to require API keys.")
+    else:
+        msg = "auth: API keys / JWTs required; threads, runs and store are private to their owner"
+    bar = "!" * 100 if mode == "local" else "-" * 100
+    print(f"{bar}\n{msg}\n{bar}", file=sys.stderr, flush=True)
+    log.warning(msg)
+    yield
+
+
+app = Starlette(lifespan=lifespan, routes=[
     Route("/", lambda r: RedirectResponse("/ui")),
     Route("/ui", ui),
     Route("/ui/{name}", ui_asset),
@@ -86,3 +133,4 @@ app = Starlette(routes=[
     Route("/api/info", info),
 ])
 app.add_middleware(CountRequests)
+app.add_middleware(NoStudioBypass)

@@ -61,6 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     inj.add_argument("--report", action="store_true", help="also print CV and leave-one-source-out figures")
     inj.set_defaults(func=_lazy("guardrails.train:main"))
 
+    us = sub.add_parser("users", help="API-key users (none: the server runs as one local user)")
+    us_sub = us.add_subparsers(dest="users", required=True)
+    ua = us_sub.add_parser("add", help="create a user's API key and print it once")
+    ua.add_argument("name")
+    ua.add_argument("--tenant", default="default")
+    ul = us_sub.add_parser("list", help="users and their key ids")
+    ul.add_argument("--json", action="store_true")
+    ur = us_sub.add_parser("revoke", help="revoke every key of a user, or one key by its id")
+    ur.add_argument("who", metavar="NAME|KEY_ID")
+    us.set_defaults(func=_lazy("serving.users:main"))
+
     b = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
     bl = b.add_parser("load")
     bl.add_argument("--threads", type=int, default=50)

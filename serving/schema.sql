@@ -26,3 +26,17 @@ CREATE UNIQUE INDEX IF NOT EXISTS agentdesk_audit_key
 CREATE INDEX IF NOT EXISTS agentdesk_audit_thread ON agentdesk_audit (thread_id, at);
 
 SELECT pg_advisory_unlock(716253);
+
+-- API keys (serving/users.py). Only a sha256 of each key is stored; `key_id` is the public
+-- part of the key (agd_<key_id>_<secret>) used to find the row without scanning hashes.
+SELECT pg_advisory_lock(716254);
+CREATE TABLE IF NOT EXISTS agentdesk_api_keys (
+    key_id      text PRIMARY KEY,
+    user_name   text NOT NULL,
+    tenant      text NOT NULL DEFAULT 'default',
+    key_hash    text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    revoked_at  timestamptz
+);
+CREATE INDEX IF NOT EXISTS agentdesk_api_keys_user ON agentdesk_api_keys (user_name);
+SELECT pg_advisory_unlock(716254);
