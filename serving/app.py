@@ -23,6 +23,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serving.logs import configure_logging
+from serving.recovery import recover_threads
+from serving.request_guard import RequestGuard
 from serving.metrics import HTTP_REQUESTS, exposition
 from serving.offline_model import OFFLINE_MODEL_NAME
 from serving.settings import get_settings
@@ -121,6 +123,13 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     bar = "!" * 100 if mode == "local" else "-" * 100
     print(f"{bar}\n{msg}\n{bar}", file=sys.stderr, flush=True)
     log.warning(msg)
+    try:
+        restored = await recover_threads()
+    except Exception as exc:  # noqa: BLE001 - recovery helps; it must not stop the server
+        log.error("thread recovery failed: %s", exc)
+    else:
+        if restored:
+            print(f"recovered {restored} thread(s) from Postgres after an unclean shutdown", file=sys.stderr, flush=True)
     yield
 
 
@@ -134,3 +143,4 @@ app = Starlette(lifespan=lifespan, routes=[
 ])
 app.add_middleware(CountRequests)
 app.add_middleware(NoStudioBypass)
+app.add_middleware(RequestGuard)  # outermost: bad bodies never reach auth, routes or graphs

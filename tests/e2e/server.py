@@ -58,5 +58,11 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def kill(self) -> None:
+        """kill -9 the runner and the server with it (their own process group): no shutdown."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
     def log(self) -> str:
         return "".join(self.output)
