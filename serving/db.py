@@ -1,7 +1,8 @@
 """Postgres access: one URL resolver, tuned pools, and the app's own schema (audit log).
 
-Every connection uses autocommit, `prepare_threshold=0` (safe behind PgBouncer and
-across pool recycling) and `dict_row`. Pools check a connection before handing it out and
+Every connection uses autocommit, `prepare_threshold=0` (the setting ARCHITECTURE.md fixes and
+LangGraph's Postgres saver documents; note it prepares every statement, so a statement holding
+several commands must be split) and `dict_row`. Pools check a connection before handing it out and
 retire idle/old ones, because idle connections get cut during long model calls.
 """
 

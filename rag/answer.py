@@ -1,0 +1,48 @@
+"""Extractive answers with numbered citations (the offline model's answer, reusable by agents).
+
+Each of the top chunks contributes its sentences that share the most query terms, each followed
+by [n]; citation n maps to the chunk's id and source, so every claim is traceable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rag.bm25 import tokenize
+from rag.chunking import split_sentences
+from rag.types import Hit
+
+SNIPPET_CHARS = 240
+
+
+def citation(n: int, hit: Hit) -> dict[str, Any]:
+    snippet = " ".join(hit.text.split())
+    if len(snippet) > SNIPPET_CHARS:
+        snippet = snippet[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
+    return {"n": n, "chunk_id": hit.chunk_id, "source": hit.source, "title": hit.title,
+            "snippet": snippet}
+
+
+def best_sentences(question: str, text: str, limit: int) -> list[str]:
+    """Sentences of `text` by query-term overlap (ties: earlier first), in reading order."""
+    terms = set(tokenize(question))
+    sents = split_sentences(text)
+    scored = [(len(terms & set(tokenize(s))), -i, s) for i, s in enumerate(sents)]
+    top = sorted(scored, reverse=True)[:limit]
+    return [s for _, _, s in sorted(top, key=lambda t: -t[1])]
+
+
+def extractive_answer(question: str, hits: Sequence[Hit | dict[str, Any]], max_chunks: int = 3,
+                      sentences_per_chunk: int = 2) -> tuple[str, list[dict[str, Any]]]:
+    """(answer text with [n] markers, citations [{n, chunk_id, source, title, snippet}])."""
+    lines: list[str] = []
+    citations: list[dict[str, Any]] = []
+    for hit in map(Hit.of, hits[:max_chunks]):
+        sents = best_sentences(question, hit.text, sentences_per_chunk)
+        if not sents:
+            continue
+        n = len(citations) + 1
+        citations.append(citation(n, hit))
+        lines.extend(f"{s} [{n}]" for s in sents)
+    return " ".join(lines), citations

@@ -1,0 +1,129 @@
+"""The `rag` subgraph: rewrite -> (BM25 || dense) -> fuse -> rerank -> sufficiency -> answer.
+
+Model steps go through serving.gateway. With the offline model (no LLM) the rewrite is the
+identity and the answer is extractive (rag.answer), so the graph does useful, citable work on a
+laptop. Compiled without a checkpointer: the LangGraph server (or a parent graph) supplies one.
+Hits are stored in state as plain dicts so checkpoints serialise them without custom types.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.graph import END, START, StateGraph
+
+from rag.answer import citation, extractive_answer
+from rag.bm25 import tokenize
+from rag.search import Retriever, retriever
+from rag.types import Hit
+
+log = logging.getLogger(__name__)
+TOP_K = 5
+
+REWRITE_PROMPT = ("Rewrite the user's question as one short search query for a document index. "
+                  "Keep names, numbers and technical terms. Reply with the query only.")
+ANSWER_PROMPT = ("Answer the question using only the numbered passages. After every claim put "
+                 "the number of the passage that supports it, like [1]. If the passages do not "
+                 "answer the question, say so.")
+NO_ANSWER = "The indexed documents do not contain enough to answer this question."
+
+
+class RagState(TypedDict, total=False):
+    question: str
+    rewritten: str
+    bm25_hits: list[dict[str, Any]]
+    dense_hits: list[dict[str, Any]]
+    fused: list[dict[str, Any]]
+    hits: list[dict[str, Any]]
+    sufficient: bool
+    answer: str
+    citations: list[dict[str, Any]]
+    notes: Annotated[list[str], operator.add]
+
+
+def _offline() -> bool:
+    try:
+        from serving.gateway import is_offline
+
+        return is_offline()
+    except ImportError:  # gateway not installed: behave as the offline model
+        return True
+
+
+async def _ask(role: str, system: str, user: str) -> str:
+    from serving.gateway import chat_model
+
+    msg = await chat_model(role).ainvoke([SystemMessage(system), HumanMessage(user)])
+    return str(msg.content).strip()
+
+
+def build_graph(r: Retriever | None = None) -> StateGraph:
+    r = r or retriever()
+
+    async def rewrite(state: RagState) -> dict[str, Any]:
+        q = state["question"]
+        if _offline():
+            return {"rewritten": q}
+        try:
+            return {"rewritten": (await _ask("rag_rewrite", REWRITE_PROMPT, q)) or q}
+        except Exception as e:  # a failed rewrite must not fail retrieval
+            log.warning("query rewrite failed: %s", e)
+            return {"rewritten": q, "notes": [f"query rewrite skipped: {type(e).__name__}"]}
+
+    async def bm25(state: RagState) -> dict[str, Any]:
+        return {"bm25_hits": [h.to_dict() for h in await r.bm25(state["rewritten"])]}
+
+    async def dense(state: RagState) -> dict[str, Any]:
+        return {"dense_hits": [h.to_dict() for h in await r.dense(state["rewritten"])]}
+
+    def fuse(state: RagState) -> dict[str, Any]:
+        fused = r.fuse([Hit.of(h) for h in state.get("bm25_hits", [])],
+                       [Hit.of(h) for h in state.get("dense_hits", [])])
+        return {"fused": [h.to_dict() for h in fused]}
+
+    async def rerank(state: RagState) -> dict[str, Any]:
+        hits, notes = await r.rerank(state["rewritten"], [Hit.of(h) for h in state["fused"]])
+        return {"hits": [h.to_dict() for h in hits[:TOP_K]], "notes": notes}
+
+    def check(state: RagState) -> dict[str, Any]:
+        # Enough to answer = some retrieved chunk shares a content term with the question.
+        terms = set(tokenize(state["question"])) | set(tokenize(state["rewritten"]))
+        ok = any(terms & set(tokenize(h["text"])) for h in state.get("hits", []))
+        return {"sufficient": ok}
+
+    async def answer(state: RagState) -> dict[str, Any]:
+        if not state.get("sufficient"):
+            return {"answer": NO_ANSWER, "citations": []}
+        q, hits = state["question"], state["hits"]
+        if _offline():
+            text, cites = extractive_answer(q, hits)
+            return {"answer": text, "citations": cites}
+        cites = [citation(n, Hit.of(h)) for n, h in enumerate(hits, start=1)]
+        passages = "\n\n".join(f"[{c['n']}] {c['title']}\n{h['text']}" for c, h in zip(cites, hits))
+        try:
+            text = await _ask("rag_answer", ANSWER_PROMPT, f"Passages:\n{passages}\n\nQuestion: {q}")
+            return {"answer": text, "citations": cites}
+        except Exception as e:
+            text, cites = extractive_answer(q, hits)
+            return {"answer": text, "citations": cites,
+                    "notes": [f"model answer failed ({type(e).__name__}); extractive answer"]}
+
+    g = StateGraph(RagState)
+    for name, fn in [("rewrite", rewrite), ("bm25", bm25), ("dense", dense), ("fuse", fuse),
+                     ("rerank", rerank), ("check", check), ("answer", answer)]:
+        g.add_node(name, fn)
+    g.add_edge(START, "rewrite")
+    g.add_edge("rewrite", "bm25")
+    g.add_edge("rewrite", "dense")
+    g.add_edge(["bm25", "dense"], "fuse")  # waits for both branches
+    g.add_edge("fuse", "rerank")
+    g.add_edge("rerank", "check")
+    g.add_edge("check", "answer")
+    g.add_edge("answer", END)
+    return g
+
+
+graph = build_graph().compile()

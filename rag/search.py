@@ -1,0 +1,140 @@
+"""Hybrid search over the app's chunk store: the public API the research agent calls.
+
+BM25 runs in process over a cached index of all chunks; dense runs in Postgres (pgvector HNSW) or
+exactly in process (numpy) when the server has no pgvector. The cache is rebuilt when the store's
+(count, max(updated_at)) changes, which one cheap query checks per search. The two retrievers
+run concurrently, then weighted fusion (rag.fusion), then the optional rerank.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from rag import fusion, store
+from rag.bm25 import BM25Index, tokenize
+from rag.dense import DenseIndex, get_encoder
+from rag.rerank import get_reranker
+from rag.types import Chunk, Hit, SearchResult
+
+
+@dataclass
+class _Snapshot:
+    version: tuple[Any, ...]
+    chunks: list[Chunk]
+    bm25: BM25Index
+    vector: bool
+    dense: DenseIndex | None  # only on the exact (no pgvector) path
+
+
+def _default_pool() -> Awaitable[AsyncConnectionPool]:
+    from serving.db import app_pool
+
+    return app_pool()
+
+
+class Retriever:
+    """Stateful per process: holds the cached index. Steps are public so the graph can use them."""
+
+    def __init__(self, pool: Callable[[], Awaitable[AsyncConnectionPool]] = _default_pool) -> None:
+        self._pool = pool
+        self._snap: _Snapshot | None = None
+        self._locks: dict[int, asyncio.Lock] = {}  # asyncio locks belong to one event loop
+
+    async def snapshot(self) -> _Snapshot:
+        """The cached index, rebuilt first if the store changed (one cheap query per call)."""
+        pool = await self._pool()
+        async with pool.connection() as conn:
+            try:
+                row = await (await conn.execute(store.VERSION_SQL)).fetchone()
+                version: tuple[Any, ...] = (row["n"], row["at"])
+            except psycopg.errors.UndefinedTable:  # nothing ingested yet
+                version = (0, None)
+            if self._snap is not None and self._snap.version == version:
+                return self._snap
+            lock = self._locks.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
+            async with lock:
+                if self._snap is None or self._snap.version != version:
+                    vector = bool(await store.async_uses_pgvector(conn))
+                    self._snap = await self._build(conn, version, vector)
+            return self._snap
+
+    async def _build(self, conn: Any, version: tuple[Any, ...], vector: bool) -> _Snapshot:
+        # Exact path: embeddings come in the same statement as the chunks, so the two can't
+        # drift apart if an ingest commits in between.
+        sql = store.CHUNKS_SQL if vector else store.CHUNKS_WITH_EMBEDDINGS_SQL
+        rows = [] if version[0] == 0 else await (await conn.execute(sql)).fetchall()
+        chunks = [Chunk(r["chunk_id"], r["source"], r["title"], r["position"],
+                        list(r["headings"]), r["text"]) for r in rows]
+
+        def index() -> BM25Index:  # tokenising thousands of chunks: off the event loop
+            return BM25Index([tokenize(c.index_text) for c in chunks])
+
+        bm25 = await asyncio.to_thread(index)
+        dense = None
+        if not vector and chunks:
+            dense = DenseIndex(np.array([r["embedding"] for r in rows], dtype=np.float32))
+        return _Snapshot(version, chunks, bm25, vector, dense)
+
+    @staticmethod
+    def _hit(c: Chunk, score: float) -> Hit:
+        return Hit(c.chunk_id, c.source, c.title, c.position, c.text, score)
+
+    async def bm25(self, query: str, n: int = fusion.CANDIDATES,
+                   snap: _Snapshot | None = None) -> list[Hit]:
+        snap = snap or await self.snapshot()
+        ranked = await asyncio.to_thread(snap.bm25.search, query, n)
+        return [self._hit(snap.chunks[i], s) for i, s in ranked]
+
+    async def dense(self, query: str, n: int = fusion.CANDIDATES,
+                    snap: _Snapshot | None = None) -> list[Hit]:
+        snap = snap or await self.snapshot()
+        if not snap.chunks:
+            return []
+        vec = (await asyncio.to_thread(get_encoder().encode, [query]))[0]
+        if snap.dense is not None:
+            return [self._hit(snap.chunks[i], s) for i, s in snap.dense.search(vec, n)]
+        pool = await self._pool()
+        async with pool.connection() as conn:
+            rows = await store.hnsw_search(conn, vec, n)
+        return [Hit(r["chunk_id"], r["source"], r["title"], r["position"], r["text"],
+                    float(r["score"])) for r in rows]
+
+    @staticmethod
+    def fuse(bm25: list[Hit], dense: list[Hit]) -> list[Hit]:
+        by_id = {h.chunk_id: h for h in [*dense, *bm25]}
+        fused = fusion.hybrid([(h.chunk_id, h.score) for h in bm25],
+                              [(h.chunk_id, h.score) for h in dense])
+        return [replace(by_id[i], score=s) for i, s in fused]
+
+    @staticmethod
+    async def rerank(query: str, hits: list[Hit]) -> tuple[list[Hit], list[str]]:
+        reranker, note = get_reranker()
+        if reranker is None:
+            return hits, [note] if note else []
+        return await asyncio.to_thread(reranker.rerank, query, hits), []
+
+    async def search(self, query: str, k: int = 5) -> SearchResult:
+        snap = await self.snapshot()
+        bm25, dense = await asyncio.gather(self.bm25(query, snap=snap),
+                                           self.dense(query, snap=snap))
+        hits, notes = await self.rerank(query, self.fuse(bm25, dense))
+        return SearchResult(hits[:k], notes)
+
+
+_retriever = Retriever()
+
+
+def retriever() -> Retriever:
+    return _retriever
+
+
+async def search(query: str, k: int = 5) -> SearchResult:
+    """Top-k chunks for `query` from the app's store, best first, with notes (e.g. no reranker)."""
+    return await _retriever.search(query, k)

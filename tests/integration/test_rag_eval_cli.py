@@ -1,0 +1,56 @@
+"""`agentdesk eval retrieval --json` on a tiny BEIR dataset written by the test."""
+
+from __future__ import annotations
+
+import json
+
+from serving.cli import main
+
+DOCS = {
+    "d1": ("Kafka consumer lag", "Consumer lag grows when partitions are unbalanced."),
+    "d2": ("Postgres vacuum", "A long transaction blocks vacuum and bloat grows."),
+    "d3": ("Redis eviction", "The allkeys-lru policy evicts the least recently used keys."),
+    "d4": ("Rollbacks", "Roll back a bad deploy with the previous image tag."),
+    "d5": ("Disk alerts", "Brokers stop accepting writes when the disk is full."),
+}
+QUERIES = {"q1": "why is consumer lag growing", "q2": "what blocks vacuum",
+           "q3": "undo a bad release", "q9": "a query with no qrels in this split"}
+QRELS = [("q1", "d1", 1), ("q2", "d2", 2), ("q3", "d4", 1)]
+
+
+def _beir(tmp_path):
+    corpus, queries = tmp_path / "corpus", tmp_path / "queries"
+    (queries / "qrels").mkdir(parents=True)
+    corpus.mkdir()
+    (corpus / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, (t, x) in DOCS.items()))
+    (queries / "queries.jsonl").write_text("".join(
+        json.dumps({"_id": i, "text": t}) + "\n" for i, t in QUERIES.items()))
+    (queries / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{s}\n" for q, d, s in QRELS))
+    return corpus, queries
+
+
+def test_eval_retrieval_json_shape(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("AGENTDESK_RERANKER", raising=False)
+    corpus, queries = _beir(tmp_path)
+    argv = ["eval", "retrieval", "--corpus", str(corpus), "--queries", str(queries),
+            "--split", "test", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)  # exactly one JSON object on stdout
+    assert out["dataset"] == "corpus" and out["queries"] == 3
+    assert set(out["methods"]) == {"bm25", "dense", "hybrid", "hybrid_rerank"}
+    for name, m in out["methods"].items():
+        assert {"ndcg@10", "recall@100", "mrr@10", "p50_ms", "p95_ms"} <= set(m), name
+        assert 0 <= m["ndcg@10"] <= 1 and m["p95_ms"] >= m["p50_ms"] >= 0
+    assert out["methods"]["hybrid"]["recall@100"] == 1.0
+    rr = out["methods"]["hybrid_rerank"]
+    assert rr["reranked"] is False and "reranker skipped" in rr["note"]
+    assert {"docs": 5, "chunks": 5} == {k: out["index"][k] for k in ("docs", "chunks")}
+    assert out["index"]["encode_docs_per_s"] > 0 and out["index"]["encode_cached"] is False
+
+    assert main(argv[:-1] + ["--methods", "bm25", "--json"]) == 0  # second run: cache hit
+    again = json.loads(capsys.readouterr().out)
+    assert again["index"]["encode_cached"] is True and list(again["methods"]) == ["bm25"]
+    assert again["methods"]["bm25"]["ndcg@10"] == out["methods"]["bm25"]["ndcg@10"]
+    assert main(argv[:-1] + ["--methods", "nope"]) == 2

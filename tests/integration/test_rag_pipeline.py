@@ -1,0 +1,158 @@
+"""Ingest -> store -> search -> rag graph on real Postgres: pgvector (embedded pgserver in a
+temp folder) and exact in-process search (the system Postgres, which has no pgvector)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from rag import store
+from rag.ingest import ingest_paths
+from rag.search import Retriever
+from serving.db import CONNECTION_KWARGS, make_pool
+
+PLAIN_PG = os.environ.get("AGENTDESK_TEST_PLAIN_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="module")
+def embedded_base() -> str:
+    from serving.embedded_pg import embedded_database_url
+
+    # A short private path: the server's unix socket lives under it.
+    return embedded_database_url(Path(tempfile.mkdtemp(prefix="ragpg")), "ragtest")
+
+
+def _schema_url(base: str) -> str:
+    """A fresh schema per test, so tests never see each other's chunks."""
+    schema = "rag_t_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(base, autocommit=True) as c:
+        c.execute(f"CREATE SCHEMA {schema}")
+        if c.execute("SELECT 1 FROM pg_available_extensions WHERE name='vector'").fetchone():
+            c.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+    return make_conninfo(base, options=f"-c search_path={schema},public")
+
+
+@pytest.fixture(params=["pgvector", "exact"])
+def db(request, embedded_base) -> tuple[str, bool]:
+    """(url, whether the store must use pgvector)."""
+    vector = request.param == "pgvector"
+    return _schema_url(embedded_base if vector else PLAIN_PG), vector
+
+
+def _write_corpus(root: Path) -> None:
+    (root / "sub").mkdir(parents=True)
+    (root / "kafka.md").write_text(
+        "# Kafka runbook\n\n## Consumer lag\nConsumer lag grows when partitions are unbalanced. "
+        "Rebalance the consumer group and add partitions.\n\n## Disk\n"
+        "Brokers stop accepting writes when the log disk is full. Raise retention limits.\n")
+    (root / "sub" / "postgres.txt").write_text(
+        "Postgres vacuum\n\nAutovacuum reclaims dead tuples. A long transaction blocks vacuum, "
+        "so table bloat grows until the transaction ends.")
+    (root / "sub" / "deploy.html").write_text(
+        "<html><head><title>Deploys</title></head><body><h2>Rollback</h2>"
+        "<p>Roll back a bad deploy with the previous image tag.</p></body></html>")
+    (root / "sub" / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    (root / "sub" / "ignored.bin").write_bytes(b"\x00")
+
+
+async def test_ingest_idempotent_replace_and_search(tmp_path, db):
+    db_url, expect_vector = db
+    _write_corpus(tmp_path)
+    with psycopg.connect(db_url, **CONNECTION_KWARGS) as conn:
+        first = ingest_paths([tmp_path], conn, progress=False)
+        assert (first.files, first.added, first.unchanged) == (4, 3, 0)
+        assert [Path(p).name for p, _ in first.skipped] == ["broken.pdf"]  # reported, not fatal
+        assert first.chunks >= 4 and first.chunks_per_s > 0
+        assert store.uses_pgvector(conn) is expect_vector
+
+        def snapshot():
+            return conn.execute("SELECT chunk_id, updated_at FROM rag_chunks ORDER BY 1").fetchall()
+
+        before = snapshot()
+        again = ingest_paths([tmp_path], conn, progress=False)
+        assert (again.added, again.replaced, again.unchanged, again.chunks) == (0, 0, 3, 0)
+        assert snapshot() == before  # re-ingest changes nothing
+
+        (tmp_path / "sub" / "postgres.txt").write_text(
+            "Postgres vacuum\n\nVacuum freeze prevents transaction id wraparound.")
+        edited = ingest_paths([tmp_path / "sub" / "postgres.txt"], conn, progress=False)
+        assert (edited.replaced, edited.added) == (1, 0)
+        rows = conn.execute("SELECT text FROM rag_chunks WHERE source = %s",
+                            (str((tmp_path / "sub" / "postgres.txt").resolve()),)).fetchall()
+        assert len(rows) == 1 and "wraparound" in rows[0]["text"]  # old chunks are gone
+        if expect_vector:
+            idx = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = "
+                               "'rag_chunks_hnsw' AND schemaname = current_schema()").fetchone()
+            assert "hnsw" in idx["indexdef"]
+
+    pool = make_pool(db_url, max_size=2)
+    await pool.open()
+    try:
+        async def get_pool():
+            return pool
+
+        r = Retriever(get_pool)
+        res = await r.search("kafka consumer lag partitions", k=3)
+        assert res.hits[0].title == "Kafka runbook" and "Consumer lag" in res.hits[0].text
+        assert res.hits[0].source.endswith("kafka.md")
+        assert any("reranker skipped" in n for n in res.notes)
+        dense_only = await r.dense("how do I undo a release", 3)
+        assert dense_only and dense_only[0].title == "Deploys"  # no shared words: dense finds it
+        # Store changes are picked up (count / max(updated_at) check).
+        (tmp_path / "new.md").write_text("# Redis\nEviction policy allkeys-lru drops old keys.")
+        with psycopg.connect(db_url, **CONNECTION_KWARGS) as conn:
+            ingest_paths([tmp_path / "new.md"], conn, progress=False)
+        res = await r.search("redis eviction policy", k=1)
+        assert res.hits[0].title == "Redis"
+    finally:
+        await pool.close()
+
+
+async def test_public_search_and_rag_graph(tmp_path, embedded_base, monkeypatch):
+    """rag.search.search over serving.db.app_pool(), and the compiled graph end to end (offline)."""
+    import serving.db as db
+    from rag import search as search_mod
+    from rag.graph import build_graph
+
+    url = _schema_url(embedded_base)
+    monkeypatch.setattr(db, "_url", url)
+    monkeypatch.setattr(db, "_pools", {})
+    monkeypatch.setattr(search_mod, "_retriever", Retriever())
+    monkeypatch.delenv("AGENTDESK_RERANKER", raising=False)
+    _write_corpus(tmp_path)
+    with psycopg.connect(url, **CONNECTION_KWARGS) as conn:
+        ingest_paths([tmp_path], conn, progress=False)
+
+    res = await search_mod.search("table bloat from long transactions", k=2)
+    assert len(res.hits) == 2 and res.hits[0].source.endswith("postgres.txt")
+    assert {"chunk_id", "source", "title", "position", "text", "score"} <= set(vars(res.hits[0]))
+
+    graph = build_graph(search_mod.retriever()).compile()
+    out = await graph.ainvoke({"question": "What blocks vacuum in Postgres?"})
+    assert out["rewritten"] == out["question"]  # offline rewrite is the identity
+    assert out["bm25_hits"] and out["dense_hits"] and out["fused"] and out["sufficient"] is True
+    assert "[1]" in out["answer"] and "long transaction blocks vacuum" in out["answer"]
+    ids = {h["chunk_id"]: h for h in out["hits"]}
+    for c in out["citations"]:
+        assert set(c) == {"n", "chunk_id", "source", "title", "snippet"}
+        assert c["chunk_id"] in ids and ids[c["chunk_id"]]["source"] == c["source"]
+    assert out["citations"][0]["n"] == 1
+    assert any("reranker skipped: no weights configured" in n for n in out["notes"])
+
+    out = await graph.ainvoke({"question": "zebra giraffe safari"})
+    assert out["sufficient"] is False and out["citations"] == []
+    for pool in db._pools.values():
+        await pool.close()
+
+
+def test_exported_graph_has_no_checkpointer():
+    from rag.graph import graph
+
+    assert graph.checkpointer is None
+    assert {"rewrite", "bm25", "dense", "fuse", "rerank", "check", "answer"} <= set(graph.nodes)
