@@ -46,6 +46,7 @@ class Script:
     latency_s: float = 0.0
     requests: list[dict] = field(default_factory=list)
     model: str = "scripted-model"
+    waiting: int = 0  # what /metrics reports as vllm:num_requests_waiting
 
     def next_reply(self, body: dict) -> Reply:
         if self.queue:
@@ -79,12 +80,20 @@ def build_app(script: Script) -> Starlette:
     async def models(request: Request) -> JSONResponse:
         return JSONResponse({"object": "list", "data": [{"id": script.model, "object": "model"}]})
 
+    async def metrics(request: Request) -> Response:
+        body = (f'vllm:num_requests_waiting{{model_name="{script.model}"}} {script.waiting}\n'
+                f'vllm:num_requests_running{{model_name="{script.model}"}} 1\n'
+                f'vllm:kv_cache_usage_perc{{model_name="{script.model}"}} 0.25\n')
+        return Response(body, media_type="text/plain; version=0.0.4")
+
     async def control(request: Request) -> JSONResponse:
         body = await request.json()
         if body.get("reset"):
             script.queue.clear()
             script.requests.clear()
         script.queue.extend(body.get("push", []))
+        if "waiting" in body:
+            script.waiting = int(body["waiting"])
         if "latency_s" in body:
             script.latency_s = float(body["latency_s"])
         return JSONResponse({"queued": len(script.queue), "requests": len(script.requests)})
@@ -137,7 +146,7 @@ def build_app(script: Script) -> Starlette:
         return StreamingResponse(events(), media_type="text/event-stream")
 
     return Starlette(routes=[
-        Route("/health", health), Route("/v1/models", models),
+        Route("/health", health), Route("/v1/models", models), Route("/metrics", metrics),
         Route("/v1/chat/completions", completions, methods=["POST"]),
         Route("/_script", control, methods=["POST"]),
     ])

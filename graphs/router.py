@@ -9,7 +9,7 @@ from langchain_core.runnables import RunnableConfig
 
 from graphs.routing import ROUTER_PROMPT, RouteDecision, answered_since_human, latest_human, offline_router
 from graphs.state import DeskState, fresh_budget
-from serving.gateway import ModelUnavailable, structured
+from serving.gateway import ModelBusy, ModelUnavailable, busy_message, structured
 from serving.metrics import ROUTES, timed
 from serving.settings import get_settings
 
@@ -63,6 +63,10 @@ async def router(state: DeskState, config: RunnableConfig) -> dict:
             decision = await structured(
                 "router", RouteDecision, [SystemMessage(ROUTER_PROMPT), *state["messages"]], offline_router
             )
+        except ModelBusy as busy:
+            ROUTES.labels("busy").inc()
+            return {"route": "finish", "route_reason": "the model service is busy", "budget": budget,
+                    "messages": [AIMessage(busy_message(busy), name="router")]}
         except ModelUnavailable as exc:  # cannot happen with the offline link, kept for clarity
             log.error("router model unavailable: %s", exc)
             decision = offline_router(state["messages"])

@@ -16,7 +16,7 @@ from langgraph.graph import END, START, StateGraph
 from graphs.approval import make_approval_node, pending_calls
 from graphs.state import SpecialistState
 from graphs.tool_exec import make_tools_node
-from serving.gateway import chat_model
+from serving.gateway import ModelBusy, busy_message, chat_model
 from serving.metrics import timed
 from serving.offline_model import OfflinePolicy
 
@@ -39,7 +39,10 @@ def build_specialist(
         if steps >= max_steps:
             note = f"The {name} agent stopped after {max_steps} steps; the results so far are above."
             return {"messages": [AIMessage(note, name=name)], "agent_steps": 0}
-        reply = await model.ainvoke([SystemMessage(prompt), *state["messages"]], config)
+        try:
+            reply = await model.ainvoke([SystemMessage(prompt), *state["messages"]], config)
+        except ModelBusy as busy:
+            return {"messages": [AIMessage(busy_message(busy), name=name)], "agent_steps": 0}
         reply.name = name
         return {"messages": [reply], "agent_steps": 0 if not reply.tool_calls else steps + 1}
 

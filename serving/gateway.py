@@ -31,6 +31,7 @@ from tenacity import (
 
 from serving import telemetry
 from serving.breaker import CircuitBreaker
+from serving.load_shed import LoadShedder, ModelBusy
 from serving.metrics import MODEL_COST, MODEL_TOKENS
 from serving.offline_model import OFFLINE_MODEL_NAME, OfflineChatModel, OfflinePolicy
 from serving.settings import Settings, get_settings
@@ -73,6 +74,8 @@ class _Wait:
 
 @dataclass
 class Backend:
+    """One link of the fallback chain. `base_url` is set for a served (vLLM) endpoint."""
+
     name: str
     model: BaseChatModel
     breaker: CircuitBreaker | None  # None for the offline model: it cannot fail
@@ -82,6 +85,7 @@ class Backend:
     max_retries: int = 0
     backoff_max_s: float = 8.0
     timeout_s: float = 60.0
+    base_url: str | None = None
 
     async def call(self, fn: Callable[[BaseChatModel], Any]) -> Any:
         with telemetry.model_span(self.model_name, self.provider, self.role) as record:
@@ -93,6 +97,8 @@ class Backend:
     async def _call(self, fn: Callable[[BaseChatModel], Any]) -> Any:
         if self.breaker is None:
             return await fn(self.model)
+        if self.base_url and _SHEDDER is not None:
+            await _SHEDDER.check(self.base_url)  # raises ModelBusy instead of queueing more
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.max_retries + 1),
             wait=_Wait(self.backoff_max_s),
@@ -116,6 +122,8 @@ def _count_usage(model: str, reply: Any) -> None:
 
 
 _BREAKERS: dict[str, CircuitBreaker] = {}
+# Reads vLLM's /metrics (cached ~1 s, fails open when it cannot) before each served call.
+_SHEDDER: LoadShedder | None = LoadShedder()
 
 
 def _breaker(key: str, settings: Settings) -> CircuitBreaker:
@@ -146,6 +154,7 @@ def _remote(base_url: str, model: str, settings: Settings, role: str) -> Backend
         max_retries=settings.llm_max_retries,
         backoff_max_s=settings.llm_backoff_max_s,
         timeout_s=settings.llm_timeout_s,
+        base_url=base_url,
     )
 
 
@@ -178,12 +187,20 @@ def _build_chain(role: str, policy: OfflinePolicy | None, settings: Settings) ->
 async def call_chain(backends: Sequence[Backend], fn: Callable[[BaseChatModel], Any]) -> Any:
     """Try each backend in order; skip open circuits; record outcomes on the breakers."""
     errors: list[str] = []
+    busy: ModelBusy | None = None
     for backend in backends:
+        if backend.breaker is None and busy is not None:
+            # Served endpoints are up but saturated: say so, rather than quietly answering
+            # offline or queueing more work on them.
+            raise busy
         if backend.breaker is not None and not backend.breaker.allow():
             errors.append(f"{backend.name}: circuit open, retry in {backend.breaker.retry_in_s():.0f}s")
             continue
         try:
             result = await backend.call(fn)
+        except ModelBusy as exc:  # busy is not broken: no breaker failure
+            busy = exc
+            continue
         except Exception as exc:  # noqa: BLE001 - any backend failure moves down the chain
             if backend.breaker is None:
                 raise
@@ -295,3 +312,8 @@ def reset() -> None:
     """Forget cached chains and breakers (after settings change, e.g. in tests)."""
     _CHAINS.clear()
     _BREAKERS.clear()
+
+
+def busy_message(busy: ModelBusy) -> str:
+    return (f"The model service is busy right now ({busy.reason}). Please retry in {busy.retry_after_s} s; "
+            "your message is saved in this thread.")

@@ -133,3 +133,17 @@ async def test_streaming_reaches_the_client(llm):
     model = ChatOpenAI(base_url=llm.url, model="m", api_key="x", streaming=True)
     chunks = [c.content async for c in model.astream([HumanMessage("hi")])]
     assert "".join(chunks) == "one two three"
+
+
+async def test_busy_endpoint_sheds_load_with_a_clear_message(llm, monkeypatch):
+    """vLLM's /metrics says the queue is long: no chat request is sent, the caller is told when to retry."""
+    from serving import gateway
+    from serving.load_shed import LoadShedder, ModelBusy
+
+    monkeypatch.setattr(gateway, "_SHEDDER", LoadShedder(max_waiting=4))
+    llm.script.waiting = 40  # the scripted server's /metrics now reports a long queue
+    with pytest.raises(ModelBusy) as busy:
+        await chat_model("research", offline_echo).ainvoke([HumanMessage("hi")])
+    assert busy.value.retry_after_s >= 1
+    assert "retry in" in gateway.busy_message(busy.value)
+    assert llm.script.requests == []  # nothing piled onto the busy endpoint
