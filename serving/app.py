@@ -8,6 +8,7 @@ by serving/auth.py.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sys
@@ -22,6 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from guardrails.input_guard import check_input
 from serving.logs import configure_logging
 from serving.recovery import recover_threads
 from serving.request_guard import RequestGuard
@@ -123,6 +125,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     bar = "!" * 100 if mode == "local" else "-" * 100
     print(f"{bar}\n{msg}\n{bar}", file=sys.stderr, flush=True)
     log.warning(msg)
+    # Load the guard's encoder now, not inside the first user's request.
+    await asyncio.to_thread(check_input, "warm up")
     try:
         restored = await recover_threads()
     except Exception as exc:  # noqa: BLE001 - recovery helps; it must not stop the server
