@@ -15,6 +15,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 
 from evals.scripted_llm import ScriptedServer, text
@@ -95,7 +96,9 @@ def _self_hosted(args: argparse.Namespace, deadline: float) -> dict:
     with ScriptedServer() as llm:
         llm.script.responder = _responder
         llm.script.latency_s = args.model_latency_ms / 1000
-        env = {"AGENTDESK_LLM_BASE_URL": llm.url, "AGENTDESK_LLM_MODEL": llm.script.model}
+        env = {"AGENTDESK_LLM_BASE_URL": llm.url, "AGENTDESK_LLM_MODEL": llm.script.model,
+               # its own server folder, so the bench never shares bookkeeping with `make run`
+               "AGENTDESK_DATA_DIR": os.environ.get("AGENTDESK_DATA_DIR") or tempfile.mkdtemp(prefix="agentdesk-bench-")}
         server = Server(env=env, extra_args=["--n-jobs-per-worker", str(max(10, args.threads))])
         print("starting the server...", file=sys.stderr)
         url = server.start()

@@ -9,6 +9,7 @@ real port is read from its output before any URL is printed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -47,10 +48,35 @@ def prepare(url: str) -> None:
         print(f"demo corpus: not ingested ({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
 
 
-def server_command(port: int, host: str, n_jobs: int | None) -> list[str]:
+def runtime_config(data_dir: Path) -> Path:
+    """langgraph.json with absolute paths, in a server folder under the data dir.
+
+    `langgraph dev` keeps its thread bookkeeping in `.langgraph_api/` under its working folder
+    and resolves `./` paths against it; running each data dir's server in its own folder keeps
+    two servers (a developer's, a test's, a benchmark's) from overwriting each other's files.
+    """
+    config = json.loads((PROJECT_ROOT / "langgraph.json").read_text())
+
+    def absolute(value: str) -> str:
+        return str(PROJECT_ROOT / value[2:]) if value.startswith("./") else value
+
+    config["graphs"] = {k: absolute(v) for k, v in config["graphs"].items()}
+    for section in ("checkpointer", "auth"):
+        if section in config:
+            config[section]["path"] = absolute(config[section]["path"])
+    if "http" in config:
+        config["http"]["app"] = absolute(config["http"]["app"])
+    config["dependencies"] = [str(PROJECT_ROOT) if d == "." else absolute(d) for d in config["dependencies"]]
+    folder = data_dir / "server"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "langgraph.json"
+    path.write_text(json.dumps(config, indent=2))
+    return path
+
+
+def server_command(port: int, host: str, n_jobs: int | None, config: Path) -> list[str]:
     cmd = [str(Path(sys.executable).parent / "langgraph"), "dev", "--no-browser", "--no-reload",
-           "--allow-blocking", "--port", str(port), "--host", host,
-           "--config", str(PROJECT_ROOT / "langgraph.json")]
+           "--allow-blocking", "--port", str(port), "--host", host, "--config", str(config)]
     if n_jobs:
         cmd += ["--n-jobs-per-worker", str(n_jobs)]
     return cmd
@@ -71,7 +97,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"model: {model}", flush=True)
 
     env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(server_command(port, args.host, args.n_jobs_per_worker), cwd=PROJECT_ROOT,
+    config = runtime_config(settings.data_dir)
+    proc = subprocess.Popen(server_command(port, args.host, args.n_jobs_per_worker, config), cwd=config.parent,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     found: dict[str, str] = {}
 

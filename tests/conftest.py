@@ -10,9 +10,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-if not os.environ.get("DATABASE_URL"):
-    # Embedded Postgres in a private folder so tests never touch the developer's .data
-    os.environ.setdefault("AGENTDESK_DATA_DIR", tempfile.mkdtemp(prefix="agentdesk-test-"))
+# A private data folder (embedded Postgres when DATABASE_URL is unset, logs, the servers'
+# bookkeeping), so tests never touch the developer's .data or a running `make run`.
+os.environ.setdefault("AGENTDESK_DATA_DIR", tempfile.mkdtemp(prefix="agentdesk-test-"))
 os.environ.pop("AGENTDESK_LLM_BASE_URL", None)  # tests choose their model explicitly
 
 
