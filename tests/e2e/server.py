@@ -1,5 +1,5 @@
 """The end-to-end tests start the server exactly as the load benchmark does."""
 
-from evals.server_process import Server
+from evals.server_process import ROOT, Server
 
-__all__ = ["Server"]
+__all__ = ["ROOT", "Server"]
