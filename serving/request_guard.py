@@ -14,6 +14,16 @@ MAX_BODY_BYTES = int(os.environ.get("AGENTDESK_MAX_BODY_BYTES", str(2 * 1024 * 1
 _ROLES = {"human", "user", "ai", "assistant", "system", "tool", "function", "developer", "remove"}
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def message_problem(message: Any, i: int) -> str | None:
     """Why `message` cannot be a chat message, or None if it can."""
     if isinstance(message, str):
@@ -25,8 +35,12 @@ def message_problem(message: Any, i: int) -> str | None:
     kind = message.get("type") or message.get("role")
     if kind not in _ROLES:
         return f'input.messages[{i}] needs "type" (human, ai, system, tool) or "role" (user, assistant, ...)'
-    if kind != "remove" and not isinstance(message.get("content"), (str, list)):
+    content = message.get("content")
+    if kind != "remove" and not isinstance(content, (str, list)):
         return f'input.messages[{i}] needs "content" as a string or a list of content blocks'
+    if _has_nul(content):
+        # Postgres text and JSONB cannot hold NUL; caught here, it never fails a checkpoint write.
+        return f"input.messages[{i}] contains a NUL character (\\u0000); remove it and send again"
     return None
 
 

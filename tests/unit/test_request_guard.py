@@ -56,3 +56,9 @@ def test_oversized_body_gets_413(client, monkeypatch):
 
 def test_non_object_body():
     assert run_body_problem([1, 2]) == "the request body must be a JSON object"
+
+
+def test_nul_characters_are_refused_clearly(client):
+    r = client.post("/threads/t1/runs/wait",
+                    json={"assistant_id": "a", "input": {"messages": [{"type": "human", "content": "a\x00b"}]}})
+    assert r.status_code == 422 and "NUL" in r.json()["detail"]
