@@ -24,6 +24,12 @@ async def desk(saver, settings_env, tmp_path):
     # A private log file: the own-signals reader must see exactly the lines this test writes.
     settings_env(PROMETHEUS_URL=None, LOKI_URL=None, AGENTDESK_DATA_DIR=str(tmp_path))
     (tmp_path / "logs").mkdir()
+    # ...and exactly the counters it sets: earlier tests in this process incremented them too.
+    from serving.metrics import APPROVALS_PENDING, HTTP_REQUESTS, TOOL_CALLS
+
+    TOOL_CALLS.clear()
+    HTTP_REQUESTS.clear()
+    APPROVALS_PENDING.set(0)
     return build_orchestrator(checkpointer=saver)
 
 
