@@ -19,8 +19,8 @@ import httpx
 import openai
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, message_chunk_to_message
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import BaseModel, ConfigDict
 from tenacity import (
     AsyncRetrying,
@@ -44,6 +44,8 @@ class ModelUnavailable(RuntimeError):
 
 
 def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, TruncatedStream):
+        return True
     if isinstance(exc, (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError)):
         return True
     if isinstance(exc, openai.APIStatusError):
@@ -214,6 +216,22 @@ async def call_chain(backends: Sequence[Backend], fn: Callable[[BaseChatModel], 
     raise ModelUnavailable("; ".join(errors) or "no model backend configured")
 
 
+class TruncatedStream(RuntimeError):
+    """A streamed reply ended without a finish reason (the connection dropped mid-answer)."""
+
+
+async def _stream_to(run_manager: AsyncCallbackManagerForLLMRun, chunks) -> AIMessage:
+    """Forward tokens as they arrive (the UI streams them) and return the whole message."""
+    final: AIMessageChunk | None = None
+    async for chunk in chunks:
+        final = chunk if final is None else final + chunk
+        if chunk.content:
+            await run_manager.on_llm_new_token(str(chunk.content), chunk=ChatGenerationChunk(message=chunk))
+    if final is None or not (final.response_metadata or {}).get("finish_reason"):
+        raise TruncatedStream("the model's stream ended before the answer was complete")
+    return message_chunk_to_message(final)
+
+
 class GatewayChatModel(BaseChatModel):
     """A chat model that routes each call through the fallback chain of `backends_for(role)`."""
 
@@ -247,9 +265,15 @@ class GatewayChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        message: AIMessage = await call_chain(
-            self.backends, lambda m: self._bound(m).ainvoke(messages, stop=stop)
-        )
+        async def call(model: BaseChatModel) -> AIMessage:
+            # Inner calls get no callbacks: this model's own run is the one tracers and
+            # LangGraph's "messages" stream see, so nothing is reported twice.
+            bound, quiet = self._bound(model), {"callbacks": []}
+            if run_manager is None or isinstance(model, OfflineChatModel):
+                return await bound.ainvoke(messages, stop=stop, config=quiet)
+            return await _stream_to(run_manager, bound.astream(messages, stop=stop, config=quiet))
+
+        message: AIMessage = await call_chain(self.backends, call)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _generate(

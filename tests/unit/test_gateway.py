@@ -147,3 +147,24 @@ async def test_busy_endpoint_sheds_load_with_a_clear_message(llm, monkeypatch):
     assert busy.value.retry_after_s >= 1
     assert "retry in" in gateway.busy_message(busy.value)
     assert llm.script.requests == []  # nothing piled onto the busy endpoint
+
+
+async def test_tokens_stream_through_a_graph_and_truncated_streams_are_retried(llm):
+    """LangGraph's "messages" stream mode sees the served model's tokens one by one; a stream cut
+    off mid-answer is an error that is retried, never a silently shortened answer."""
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    model = chat_model("research", offline_echo)
+
+    async def node(state):
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    g = StateGraph(MessagesState)
+    g.add_node("answer", node)
+    g.add_edge(START, "answer")
+    graph = g.compile()
+    llm.push({"content": "this answer is cut off early", "fail": "truncated"}, text("alpha beta gamma delta"))
+    tokens = [chunk.content async for chunk, meta in graph.astream({"messages": [HumanMessage("hi")]},
+                                                                  stream_mode="messages") if chunk.content]
+    assert tokens[-4:] == ["alpha ", "beta ", "gamma ", "delta"]
+    assert len(llm.script.requests) == 2 and llm.script.requests[1]["stream"] is True
