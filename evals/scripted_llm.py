@@ -61,7 +61,8 @@ def _message(reply: Reply) -> dict:
     if calls := reply.get("tool_calls"):
         msg["tool_calls"] = [
             {"id": f"call_{uuid.uuid4().hex[:10]}", "type": "function",
-             "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
+             # `arguments_raw` replays a malformed call exactly as a model might send it
+             "function": {"name": c["name"], "arguments": c.get("arguments_raw") or json.dumps(c["arguments"])}}
             for c in calls
         ]
     return msg

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from langchain_core.messages import AIMessage, SystemMessage
+from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
@@ -44,9 +44,20 @@ def build_specialist(
         except ModelBusy as busy:
             return {"messages": [AIMessage(busy_message(busy), name=name)], "agent_steps": 0}
         reply.name = name
+        if reply.invalid_tool_calls and not reply.tool_calls:
+            # Arguments that are not valid JSON: tell the model exactly that and let it try again
+            # (bounded by max_steps) instead of ending the turn with no answer.
+            errors = [ToolMessage(f"Your call to {bad.get('name')} was not run: its arguments are not valid "
+                                  f"JSON ({bad.get('error') or 'parse error'}). Call it again with valid JSON.",
+                                  tool_call_id=bad.get("id") or "invalid", name=bad.get("name") or "invalid",
+                                  status="error")
+                      for bad in reply.invalid_tool_calls]
+            return {"messages": [reply, *errors], "agent_steps": steps + 1}
         return {"messages": [reply], "agent_steps": 0 if not reply.tool_calls else steps + 1}
 
     def after_agent(state: SpecialistState) -> str:
+        if isinstance(state["messages"][-1], ToolMessage):  # malformed calls were answered
+            return "agent"
         _, calls = pending_calls(state["messages"])
         return "approval" if calls else END
 
@@ -59,7 +70,7 @@ def build_specialist(
     graph.add_node("approval", make_approval_node(name))
     graph.add_node("tools", make_tools_node(name))
     graph.add_edge(START, "agent")
-    graph.add_conditional_edges("agent", after_agent, ["approval", END])
+    graph.add_conditional_edges("agent", after_agent, ["approval", "agent", END])
     graph.add_conditional_edges("approval", after_approval, ["tools", "agent"])
     graph.add_edge("tools", "agent")
     return graph.compile(name=name)

@@ -10,6 +10,7 @@ timeout and a circuit breaker.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -229,7 +230,23 @@ async def _stream_to(run_manager: AsyncCallbackManagerForLLMRun, chunks) -> AIMe
             await run_manager.on_llm_new_token(str(chunk.content), chunk=ChatGenerationChunk(message=chunk))
     if final is None or not (final.response_metadata or {}).get("finish_reason"):
         raise TruncatedStream("the model's stream ended before the answer was complete")
-    return message_chunk_to_message(final)
+    return _strict_tool_calls(final)
+
+
+def _strict_tool_calls(final: AIMessageChunk) -> AIMessage:
+    """Streamed tool calls are parsed leniently (partial JSON is "completed"); a call whose
+    arguments are not valid JSON must not run as if it were, e.g. a truncated SQL statement."""
+    message = message_chunk_to_message(final)
+    raw = {c.get("id"): c.get("args") or "" for c in final.tool_call_chunks if c.get("id")}
+    good, bad = [], list(message.invalid_tool_calls)
+    for call in message.tool_calls:
+        try:
+            json.loads(raw.get(call["id"]) or "{}")
+            good.append(call)
+        except json.JSONDecodeError as exc:
+            bad.append({"name": call["name"], "args": raw.get(call["id"]), "id": call["id"],
+                        "error": f"invalid JSON: {exc}", "type": "invalid_tool_call"})
+    return message.model_copy(update={"tool_calls": good, "invalid_tool_calls": bad}) if bad else message
 
 
 class GatewayChatModel(BaseChatModel):

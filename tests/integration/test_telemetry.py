@@ -127,3 +127,22 @@ async def test_metrics_after_a_run(scripted, saver):
                    "agentdesk_checkpoint_write_seconds_count",
                    'agentdesk_routes_total{route="code"}'):
         assert series in page, series
+
+
+async def test_malformed_tool_call_is_corrected_by_the_model(settings_env, saver):
+    """vLLM returns a tool call whose arguments are not JSON: the agent says so to the model,
+    which calls again correctly; the turn still ends with an answer."""
+    from graphs.orchestrator import build_orchestrator
+
+    with ScriptedServer() as llm:
+        settings_env(AGENTDESK_LLM_BASE_URL=llm.url, AGENTDESK_LLM_MODEL="scripted-model")
+        llm.push(text(json.dumps({"next": "code", "reason": "python"})),
+                 {"tool_calls": [{"name": "run_python", "arguments_raw": '{"code": "print(1'}]},
+                 tool("run_python", code="print(6 * 7)"),
+                 text("It printed 42."))
+        desk = build_orchestrator(checkpointer=saver)
+        out = await desk.ainvoke({"messages": [HumanMessage("compute six times seven in python")]},
+                                 {"configurable": {"thread_id": f"bad-{uuid.uuid4().hex}"}})
+    assert out["messages"][-1].content == "It printed 42."
+    assert any("not valid JSON" in str(m.content) for m in out["messages"] if m.type == "tool")
+    assert "not valid JSON" in json.dumps(llm.script.requests[2]["messages"])  # the model was told
