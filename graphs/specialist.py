@@ -6,7 +6,7 @@ them, so every specialist gets the same approval, audit and step-limit behaviour
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
@@ -16,7 +16,8 @@ from langgraph.graph import END, START, StateGraph
 from graphs.approval import make_approval_node, pending_calls
 from graphs.state import SpecialistState
 from graphs.tool_exec import make_tools_node
-from serving.gateway import ModelBusy, busy_message, chat_model
+from graphs.routing import latest_human
+from serving.gateway import ModelBusy, busy_message, chat_model, is_offline
 from serving.metrics import timed
 from serving.offline_model import OfflinePolicy
 
@@ -30,7 +31,10 @@ def build_specialist(
     offline_policy: OfflinePolicy,
     *,
     max_steps: int = MAX_AGENT_STEPS,
+    context: Callable[[str], Awaitable[str]] | None = None,
 ):
+    """`context(question)` adds question-specific text to the system prompt of a served model
+    (e.g. the data agent's relevant tables); the offline model does not read prompts."""
     model = chat_model(name, offline_policy).bind_tools(list(tools))
 
     @timed(f"{name}.agent")
@@ -39,8 +43,12 @@ def build_specialist(
         if steps >= max_steps:
             note = f"The {name} agent stopped after {max_steps} steps; the results so far are above."
             return {"messages": [AIMessage(note, name=name)], "agent_steps": 0}
+        system = prompt
+        if context is not None and not is_offline():
+            _, human = latest_human(state["messages"])
+            system = f"{prompt}\n\n{await context(str(human.content) if human else '')}"
         try:
-            reply = await model.ainvoke([SystemMessage(prompt), *state["messages"]], config)
+            reply = await model.ainvoke([SystemMessage(system), *state["messages"]], config)
         except ModelBusy as busy:
             return {"messages": [AIMessage(busy_message(busy), name=name)], "agent_steps": 0}
         reply.name = name
