@@ -81,4 +81,6 @@ def build_specialist(
     graph.add_conditional_edges("agent", after_agent, ["approval", "agent", END])
     graph.add_conditional_edges("approval", after_approval, ["tools", "agent"])
     graph.add_edge("tools", "agent")
-    return graph.compile(name=name)
+    # Tags and metadata name the agent on every callback, so Langfuse and LangSmith traces can be
+    # filtered by agent.
+    return graph.compile(name=name).with_config(tags=[f"agent:{name}"], metadata={"agent": name})

@@ -263,6 +263,17 @@ class GatewayChatModel(BaseChatModel):
         return "agentdesk-gateway"
 
     @property
+    def _identifying_params(self) -> dict[str, Any]:
+        # Tracers (Langfuse, LangSmith) read the model name from here.
+        return {"role": self.role, "model_name": self.backends[0].model_name}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any):
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_model_name"] = self.backends[0].model_name
+        params["ls_provider"] = self.backends[0].provider
+        return params
+
+    @property
     def backends(self) -> list[Backend]:
         return backends_for(self.role, self.policy)
 

@@ -85,6 +85,8 @@ async def test_langfuse_trace_reaches_its_ingest(scripted, monkeypatch):
         assert thread in sessions
         users = {s["attributes"].get("user.id") or s["attributes"].get("langfuse.user.id") for s in spans}
         assert "ana" in users
+        tags = " ".join(str(v) for s in spans for k, v in s["attributes"].items() if "tags" in k)
+        assert "agent:code" in tags  # observations are tagged with the agent that ran them
     finally:
         telemetry.reset()
         ingest.close()
