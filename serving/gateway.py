@@ -217,6 +217,15 @@ async def call_chain(backends: Sequence[Backend], fn: Callable[[BaseChatModel], 
     raise ModelUnavailable("; ".join(errors) or "no model backend configured")
 
 
+def _wants_tokens(run_manager: AsyncCallbackManagerForLLMRun | None) -> bool:
+    """Stream only when someone listens for tokens (LangGraph's "messages" stream mode, as the
+    chat UI uses): parsing a stream costs more CPU than one response."""
+    if run_manager is None:
+        return False
+    handlers = [*run_manager.handlers, *run_manager.inheritable_handlers]
+    return any(type(h).__name__ == "StreamMessagesHandler" or getattr(h, "wants_tokens", False) for h in handlers)
+
+
 class TruncatedStream(RuntimeError):
     """A streamed reply ended without a finish reason (the connection dropped mid-answer)."""
 
@@ -297,7 +306,7 @@ class GatewayChatModel(BaseChatModel):
             # Inner calls get no callbacks: this model's own run is the one tracers and
             # LangGraph's "messages" stream see, so nothing is reported twice.
             bound, quiet = self._bound(model), {"callbacks": []}
-            if run_manager is None or isinstance(model, OfflineChatModel):
+            if not _wants_tokens(run_manager) or isinstance(model, OfflineChatModel):
                 return await bound.ainvoke(messages, stop=stop, config=quiet)
             return await _stream_to(run_manager, bound.astream(messages, stop=stop, config=quiet))
 
