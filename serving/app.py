@@ -24,6 +24,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from guardrails.input_guard import check_input
+from serving import dev_queue
 from serving.logs import configure_logging
 from serving.recovery import recover_threads
 from serving.request_guard import RequestGuard
@@ -32,6 +33,7 @@ from serving.offline_model import OFFLINE_MODEL_NAME
 from serving.settings import get_settings
 
 configure_logging()
+dev_queue.install()
 _STARTED = time.time()
 log = logging.getLogger("serving.app")
 
