@@ -14,6 +14,7 @@ from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 
 from graphs.approval import make_approval_node, pending_calls
+from graphs.budget import over_budget, tally
 from graphs.state import SpecialistState
 from graphs.tool_exec import make_tools_node
 from graphs.routing import latest_human
@@ -40,6 +41,10 @@ def build_specialist(
     @timed(f"{name}.agent")
     async def agent(state: SpecialistState, config: RunnableConfig) -> dict:
         steps = state.get("agent_steps", 0)
+        # The run's token and cost budget holds inside a specialist's tool loop too.
+        if reason := over_budget(tally(state["messages"], None, step=False), check_steps=False):
+            note = f"The {name} agent stopped: {reason}. The results so far are above."
+            return {"messages": [AIMessage(note, name=name)], "agent_steps": 0}
         if steps >= max_steps:
             note = f"The {name} agent stopped after {max_steps} steps; the results so far are above."
             return {"messages": [AIMessage(note, name=name)], "agent_steps": 0}

@@ -101,3 +101,12 @@ async def test_step_budget_ends_the_run_with_a_note(desk, settings_env):
     out = await ask(desk, cfg(), "```python\nprint(1)\n```")
     assert "step limit" in last_ai(out)
     assert out["route"] == "finish"
+
+
+async def test_token_budget_stops_a_specialist_tool_loop(desk, settings_env):
+    settings_env(AGENTDESK_MAX_TOKENS="5")  # the first model call already spends more
+    out = await ask(desk, cfg(), "```python\nprint(1)\n```")
+    # The first model call (made with nothing spent yet) asked for the tool; before the next one
+    # the budget is checked, so the turn ends with the partial result and a note.
+    assert "token budget (5) spent" in last_ai(out)
+    assert [a["type"] for a in out["artifacts"]] == ["code_result"]
