@@ -11,15 +11,21 @@ and resumed again.
 from __future__ import annotations
 
 import logging
+import os
 
 log = logging.getLogger(__name__)
 
+# Only recently active threads: the runtime flushes its thread list every 10 s, so a crash loses
+# only threads touched just before it; older ones are either in the list or belong to another
+# server sharing this database (a test's, a benchmark's), which should not show up here.
 _LATEST = """
 SELECT DISTINCT ON (thread_id) thread_id, metadata
 FROM checkpoints
 WHERE checkpoint_ns = '' AND metadata ? 'graph_id'
+  AND (checkpoint->>'ts')::timestamptz > now() - make_interval(hours => %s)
 ORDER BY thread_id, checkpoint_id DESC
 """
+RECOVER_HOURS = float(os.environ.get("AGENTDESK_RECOVER_HOURS", "1"))
 _KEEP = ("owner", "tenant", "graph_id", "assistant_id", "title")
 
 
@@ -32,7 +38,7 @@ async def recover_threads() -> int:
 
     pool = await app_pool()
     async with pool.connection() as conn:
-        rows = await (await conn.execute(_LATEST)).fetchall()
+        rows = await (await conn.execute(_LATEST, (RECOVER_HOURS,))).fetchall()
     restored = 0
     async with connect() as rt:
         known = {str(t["thread_id"]) for t in getattr(rt, "store", {}).get("threads", [])}
