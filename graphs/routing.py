@@ -86,6 +86,11 @@ def _exemplar_matrix() -> tuple[list[str], np.ndarray]:
     return labels, embed(texts)
 
 
+def warm() -> None:
+    """Load the encoder and embed the exemplars (the server calls this at start-up)."""
+    _exemplar_matrix()
+
+
 def latest_human(messages: list[BaseMessage]) -> tuple[int, HumanMessage | None]:
     for i in range(len(messages) - 1, -1, -1):
         if isinstance(messages[i], HumanMessage):

@@ -24,6 +24,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from guardrails.input_guard import check_input
+from graphs.routing import warm as warm_router
+from rag.search import search as rag_search
 from serving import dev_queue
 from serving.logs import configure_logging
 from serving.recovery import recover_threads
@@ -127,8 +129,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     bar = "!" * 100 if mode == "local" else "-" * 100
     print(f"{bar}\n{msg}\n{bar}", file=sys.stderr, flush=True)
     log.warning(msg)
-    # Load the guard's encoder now, not inside the first user's request.
+    # Load the encoders and the BM25 index now, not inside the first user's request.
     await asyncio.to_thread(check_input, "warm up")
+    try:
+        await rag_search("warm up", k=1)
+        if get_settings().offline:
+            await asyncio.to_thread(warm_router)
+    except Exception as exc:  # noqa: BLE001 - a cold first request is better than no server
+        log.warning("warm-up skipped: %s", exc)
     try:
         restored = await recover_threads()
     except Exception as exc:  # noqa: BLE001 - recovery helps; it must not stop the server
