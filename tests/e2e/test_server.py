@@ -47,7 +47,7 @@ async def test_health_ui_and_info(server):
         assert "agentdesk_" in (await http.get("/metrics")).text
 
 
-async def test_research_question_is_routed_and_cited(client):
+async def test_research_question_is_routed_and_cited(server, client):
     thread = await client.threads.create()
     await ask(client, thread["thread_id"], "How are risky actions approved in agentdesk?")
     state = await client.threads.get_state(thread["thread_id"])
@@ -55,6 +55,12 @@ async def test_research_question_is_routed_and_cited(client):
     answer = ai_texts(state)[-1]
     assert answer.startswith("[offline model]") and "[1]" in answer
     assert any(a["type"] == "citations" and a["citations"] for a in state["values"]["artifacts"])
+    async with httpx.AsyncClient(base_url=server.base) as http:  # scraped after the run, over HTTP
+        page = (await http.get("/metrics")).text
+    for series in ('agentdesk_runs_total{graph="orchestrator",outcome="answered"}', 'agentdesk_routes_total{route="research"}',
+                   'agentdesk_tool_calls_total{outcome="ok",tool="search_docs"}', 'agentdesk_node_seconds_count{node="research.agent"}',
+                   "agentdesk_checkpoint_write_seconds_count"):
+        assert series in page, series
 
 
 @pytest.mark.parametrize("decision, expect", [
