@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from serving.tls import client_context
+
 log = logging.getLogger(__name__)
 
 WAITING = "vllm:num_requests_waiting"
@@ -134,7 +136,7 @@ class LoadShedder:
             if (hit := self._fresh(url)) is not None:
                 return hit[1]
             try:
-                async with httpx.AsyncClient(timeout=self.scrape_timeout_s) as client:
+                async with httpx.AsyncClient(timeout=self.scrape_timeout_s, verify=client_context()) as client:
                     resp = await client.get(url)
                     resp.raise_for_status()
                 return self._store(url, resp.text)
@@ -149,7 +151,7 @@ class LoadShedder:
             if (hit := self._fresh(url)) is not None:
                 return hit[1]
             try:
-                resp = httpx.get(url, timeout=self.scrape_timeout_s)
+                resp = httpx.get(url, timeout=self.scrape_timeout_s, verify=client_context())
                 resp.raise_for_status()
                 return self._store(url, resp.text)
             except (httpx.HTTPError, ValueError) as exc:

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from serving.metrics import samples
+from serving.tls import client_context
 from serving.settings import get_settings
 
 OWN_SIGNALS_NOTE = "(from agentdesk's own metrics and logs: no Prometheus or Loki is configured)"
@@ -69,7 +70,7 @@ class _Http:
     async def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         url = self.base_url.rstrip("/") + path
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            async with httpx.AsyncClient(timeout=self.timeout_s, verify=client_context()) as client:
                 response = await client.request(method, url, **kw)
         except httpx.TimeoutException as exc:
             raise SignalError(f"{self.name} at {self.base_url} did not answer within {self.timeout_s:g}s") from exc
