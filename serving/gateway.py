@@ -22,7 +22,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, message_chunk_to_message
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -266,6 +266,7 @@ class GatewayChatModel(BaseChatModel):
     policy: Any = None  # OfflinePolicy for this role
     tools: list[Any] = []
     tool_choice: Any = None
+    _bound_cache: dict[int, Any] = PrivateAttr(default_factory=dict)
 
     @property
     def _llm_type(self) -> str:
@@ -292,8 +293,12 @@ class GatewayChatModel(BaseChatModel):
     def _bound(self, model: BaseChatModel) -> Any:
         if not self.tools:
             return model
-        kwargs = {"tool_choice": self.tool_choice} if self.tool_choice else {}
-        return model.bind_tools(self.tools, **kwargs)
+        # Converting the tools to the provider's schema is the same work on every call.
+        # The entry keeps `model` alive, so its id is not reused while cached.
+        if id(model) not in self._bound_cache:
+            kwargs = {"tool_choice": self.tool_choice} if self.tool_choice else {}
+            self._bound_cache[id(model)] = model.bind_tools(self.tools, **kwargs)
+        return self._bound_cache[id(model)]
 
     async def _agenerate(
         self,
@@ -339,14 +344,26 @@ async def structured(
     async def ask(model: BaseChatModel) -> BaseModel:
         if isinstance(model, OfflineChatModel):
             return model.structured(schema, messages)
-        runnable = model.with_structured_output(schema, method="json_schema", include_raw=True)
-        out = await runnable.ainvoke(messages)
+        out = await _structured_runnable(model, schema).ainvoke(messages)
         if out.get("parsing_error") is not None or out.get("parsed") is None:
             raise ValueError(f"invalid structured output: {out.get('parsing_error')}")
         return _Structured(schema.model_validate(out["parsed"]), out["raw"])
 
     result = await call_chain(backends_for(role, policy), ask)
     return result.value if isinstance(result, _Structured) else result
+
+
+# (id(model), schema) -> runnable. Building one converts the schema and assembles a parser
+# chain (~1-3 ms), the same work for every call. The runnable keeps its model alive, so the id
+# is not reused while the entry exists.
+_STRUCTURED: dict[tuple[int, type], Any] = {}
+
+
+def _structured_runnable(model: BaseChatModel, schema: type[BaseModel]) -> Any:
+    key = (id(model), schema)
+    if key not in _STRUCTURED:
+        _STRUCTURED[key] = model.with_structured_output(schema, method="json_schema", include_raw=True)
+    return _STRUCTURED[key]
 
 
 @dataclass
@@ -373,6 +390,7 @@ def reset() -> None:
     """Forget cached chains and breakers (after settings change, e.g. in tests)."""
     _CHAINS.clear()
     _BREAKERS.clear()
+    _STRUCTURED.clear()
 
 
 def busy_message(busy: ModelBusy) -> str:
