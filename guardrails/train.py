@@ -106,7 +106,7 @@ def main(args: argparse.Namespace) -> int:
     model = _fit(x, y)
     meta = {
         "dataset_sha256": digest, "n": len(rows), "C": C, "target_fpr": TARGET_FPR,
-        "features": ["minilm_int8_mean"] * 384 + list(injection.FEATURE_NAMES),
+        "features": [f"minilm_{injection.encoder.BACKEND}_mean"] * 384 + list(injection.FEATURE_NAMES),
         "max_tokens": injection.encoder.MAX_TOKENS,
     }
     injection.save(injection.ARTIFACT, model.coef_[0], float(model.intercept_[0]), thr, meta)

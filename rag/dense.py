@@ -83,15 +83,16 @@ class TorchEncoder(Encoder):
 
 
 class OnnxEncoder(Encoder):
-    def __init__(self, path: str, onnx_file: Path, backend: str) -> None:
+    def __init__(self, path: str, onnx_file: Path, backend: str,
+                 max_seq_length: int = MAX_SEQ_LENGTH, threads: int | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.tokenizer = Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
-        self.tokenizer.enable_truncation(MAX_SEQ_LENGTH)
+        self.tokenizer.enable_truncation(max_seq_length)
         self.tokenizer.enable_padding()  # pads to the longest text in each batch
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = cores()
+        opts.intra_op_num_threads = threads or cores()
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(onnx_file), opts,
                                             providers=["CPUExecutionProvider"])
@@ -188,18 +189,25 @@ def _cache_dir(path: str) -> Path:
     return get_settings().data_dir / "cache" / "onnx" / f"{p.name}-{key.hexdigest()[:10]}"
 
 
+def onnx_encoder(backend: str = "onnx-int8", max_seq_length: int = MAX_SEQ_LENGTH,
+                 threads: int | None = None) -> OnnxEncoder:
+    """A new ONNX session over the (cached) export; raises if the export is impossible."""
+    path = model_path()
+    fused, int8 = _export(path, _cache_dir(path))
+    return OnnxEncoder(path, int8 if backend == "onnx-int8" else fused, backend,
+                       max_seq_length=max_seq_length, threads=threads)
+
+
 @lru_cache(maxsize=4)
 def get_encoder(backend: str | None = None) -> Encoder:
     """The process-wide encoder; backend from AGENTDESK_ENCODER_BACKEND (default onnx-int8)."""
     backend = backend or os.environ.get("AGENTDESK_ENCODER_BACKEND", "onnx-int8")
-    path = model_path()
     if backend in ("onnx", "onnx-int8"):
         try:
-            fused, int8 = _export(path, _cache_dir(path))
-            return OnnxEncoder(path, int8 if backend == "onnx-int8" else fused, backend)
+            return onnx_encoder(backend)
         except Exception as e:  # missing `onnx`, exporter change, non-BERT model...
             log.warning("ONNX encoder unavailable (%s: %s); using torch", type(e).__name__, e)
-    return TorchEncoder(path)
+    return TorchEncoder(model_path())
 
 
 class DenseIndex:
