@@ -7,6 +7,7 @@ so the attack never reaches a model later in the thread, and the thread stays us
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -31,7 +32,9 @@ async def input_guard(state: DeskState, config: RunnableConfig) -> dict:
         update["route"] = "blocked"
         update["messages"] = [AIMessage("Please type a question: the message was empty.", name="input_guard")]
         return update
-    verdict = check_input(text)
+    # Off the event loop: the classifier's forward pass (7-25 ms) would otherwise stall every
+    # other run on this server, and this run's own checkpoint write, for its whole length.
+    verdict = await asyncio.to_thread(check_input, text)
     record = {"stage": "input", "allowed": verdict.allowed, "category": verdict.category,
               "reason": verdict.reason, "score": round(verdict.score, 3), "message_id": human.id}
     update["guard"] = [record]

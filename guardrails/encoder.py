@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 MAX_TOKENS = 64  # the classifier window; rules always read the whole text
-BACKEND = "onnx-int8"  # the classifier artifact is trained on this backend's embeddings
+BACKEND = "onnx"  # the classifier artifact is trained on this backend's embeddings
 log = logging.getLogger(__name__)
 
 
