@@ -168,3 +168,28 @@ def test_latency_p95_under_20ms() -> None:
     p95 = statistics.quantiles(lat, n=20)[-1]
     # 20 ms is the target; the box is shared, so allow headroom against noisy neighbours.
     assert p95 <= 40, p95
+
+
+def test_training_supplement_stays_out_of_every_test_set() -> None:
+    # The benign supplement is training data; if one of its lines were also a test or scenario
+    # question, that test would be measuring memory, not generalisation.
+    import yaml
+
+    from guardrails.train import load_supplement
+
+    supplement = {s.casefold() for s in load_supplement()}
+    assert len(supplement) >= 90
+    asks = [s["ask"] for s in yaml.safe_load((Path(__file__).parents[2] / "evals" / "data" / "scenarios.yaml").read_text())]
+    for text in [*BENIGN, *ATTACKS, *asks]:
+        assert text.casefold() not in supplement, text
+
+
+def test_artifact_records_the_supplement_it_was_trained_with() -> None:
+    import hashlib
+
+    from guardrails.train import load_supplement
+
+    meta = injection.load().meta
+    lines = load_supplement()
+    assert meta["supplement_n"] == len(lines)
+    assert meta["supplement_sha256"] == hashlib.sha256("\n".join(lines).encode()).hexdigest()
