@@ -1,6 +1,7 @@
 """Guard nodes: the input guard opens every run, the output guard closes it.
 
-They call the detectors in `guardrails/`; verdicts go to state (for the UI and traces) and
+They call the detectors in `guardrails/` directly, or through the NeMo Guardrails rails when
+AGENTDESK_GUARD_ENGINE=nemo (same verdicts, slower); verdicts go to state (for the UI and traces) and
 blocked inputs to the audit log. A blocked message is replaced in history by a placeholder
 so the attack never reaches a model later in the thread, and the thread stays usable.
 """
@@ -16,7 +17,9 @@ from langchain_core.runnables import RunnableConfig
 from graphs.routing import latest_human
 from graphs.state import DeskState, fresh_budget
 from guardrails.input_guard import check_input, refusal_message
-from guardrails.output_guard import check_output
+from guardrails.output_guard import OutputVerdict, check_output
+from guardrails.rails import nemo_check_input, nemo_output_verdict
+from guardrails.settings import get_guard_settings
 from serving import audit, telemetry
 from serving.metrics import GUARD_BLOCKS, RUNS, timed
 
@@ -32,9 +35,12 @@ async def input_guard(state: DeskState, config: RunnableConfig) -> dict:
         update["route"] = "blocked"
         update["messages"] = [AIMessage("Please type a question: the message was empty.", name="input_guard")]
         return update
-    # Off the event loop: the classifier's forward pass (7-25 ms) would otherwise stall every
-    # other run on this server, and this run's own checkpoint write, for its whole length.
-    verdict = await asyncio.to_thread(check_input, text)
+    if get_guard_settings().engine == "nemo":
+        verdict = await nemo_check_input(text)
+    else:
+        # Off the event loop: the classifier's forward pass (7-25 ms) would otherwise stall every
+        # other run on this server, and this run's own checkpoint write, for its whole length.
+        verdict = await asyncio.to_thread(check_input, text)
     record = {"stage": "input", "allowed": verdict.allowed, "category": verdict.category,
               "reason": verdict.reason, "score": round(verdict.score, 3), "message_id": human.id}
     update["guard"] = [record]
@@ -55,6 +61,12 @@ async def input_guard(state: DeskState, config: RunnableConfig) -> dict:
     return update
 
 
+async def _check_output(text: str, allowed_links: list[str]) -> OutputVerdict:
+    if get_guard_settings().engine == "nemo":
+        return await nemo_output_verdict(text, allowed_links)
+    return check_output(text, allowed_links=allowed_links)
+
+
 def after_input_guard(state: DeskState) -> str:
     return "blocked" if state.get("route") == "blocked" else "router"
 
@@ -69,7 +81,7 @@ async def output_guard(state: DeskState, config: RunnableConfig) -> dict:
     for m in state["messages"][idx + 1 :]:
         if not isinstance(m, AIMessage) or not isinstance(m.content, str) or not m.content:
             continue
-        verdict = check_output(m.content, allowed_links=cited_urls)
+        verdict = await _check_output(m.content, cited_urls)
         if verdict.findings or verdict.removed_links:
             telemetry.guard_event("output", True, "redacted")
         if verdict.text != m.content:

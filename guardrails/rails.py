@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from guardrails.input_guard import Verdict, check_input
+from guardrails.output_guard import OutputVerdict, check_output
 
 CONFIG_DIR = Path(__file__).parent / "config"
 YARA_AVAILABLE = importlib.util.find_spec("yara") is not None
@@ -61,7 +62,23 @@ async def nemo_check_input(text: str) -> Verdict:
 
 
 async def nemo_check_output(text: str, allowed_links: list[str] = ()) -> str:
+    return (await nemo_output_verdict(text, allowed_links)).text
+
+
+async def nemo_output_verdict(text: str, allowed_links: list[str] = ()) -> OutputVerdict:
+    """The output rails' verdict: our redaction's findings, and NeMo's YARA rules on top (a
+    rejected answer comes back as NeMo's refusal text, recorded as a `yara` finding)."""
     msgs = [{"role": "context", "content": {"allowed_links": list(allowed_links)}},
             {"role": "user", "content": "."}, {"role": "assistant", "content": text}]
     res = await _run(msgs, ["output"])
-    return res.response[0]["content"]
+    final = res.response[0]["content"]
+    for rail in res.log.activated_rails if res.log else []:
+        for act in rail.executed_actions:
+            if act.action_name == "agentdesk_check_output" and isinstance(act.return_value, dict):
+                ours = act.return_value
+                findings = list(ours.get("findings") or [])
+                if final != ours.get("text"):
+                    findings.append({"type": "yara", "detail": "NeMo injection detection rejected the answer"})
+                return OutputVerdict(final, findings, list(ours.get("removed_links") or []))
+    log.warning("NeMo output rail produced no verdict; using check_output directly")
+    return check_output(text, list(allowed_links))
