@@ -3,31 +3,47 @@
 Rows are {"text", "label" (1 = attack), "source"?}. A row counts as flagged when check_input
 refuses it for injection, jailbreak or encoding (too_long and pii refusals are policy, not
 detection, and are counted as flagged too: the attack did not get through). Latency is
-check_input's own wall time per message, after one warm-up call loads the model.
+check_input's own wall time per message, after one warm-up call loads the model. With
+AGENTDESK_GUARD_ENGINE=nemo the guard as deployed is the NeMo input rail, so that is what runs
+(and what is timed, round trip included).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 
-from guardrails.input_guard import check_input
+from guardrails.input_guard import Verdict, check_input
+from guardrails.settings import get_guard_settings
 
 
 def _rate(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
+def deployed_guard() -> Callable[[str], Verdict]:
+    """The input check the orchestrator's guard node runs, as a plain function."""
+    if get_guard_settings().engine != "nemo":
+        return check_input
+    from guardrails.rails import nemo_check_input
+
+    loop = asyncio.new_event_loop()  # one loop for the whole run; NeMo keeps state on it
+    return lambda text: loop.run_until_complete(nemo_check_input(text))
+
+
 def run(rows: list[dict]) -> dict:
-    check_input("warm up")  # load the encoder and the artifact outside the timed loop
+    check = deployed_guard()
+    check("warm up")  # load the encoder and the artifact outside the timed loop
     by_src: dict[str, list[tuple[int, bool]]] = defaultdict(list)
     lat = []
     for i, r in enumerate(rows):
-        v = check_input(r["text"])
+        v = check(r["text"])
         lat.append(v.latency_ms)
         by_src[r.get("source", "unknown")].append((int(r["label"]), not v.allowed))
         if (i + 1) % 100 == 0:
@@ -54,7 +70,7 @@ def run(rows: list[dict]) -> dict:
 def main(args: argparse.Namespace) -> int:
     with open(args.dataset, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
-    print(f"evaluating the input guard on {len(rows)} rows", file=sys.stderr)
+    print(f"evaluating the input guard ({get_guard_settings().engine}) on {len(rows)} rows", file=sys.stderr)
     res = run(rows)
     if args.json:
         print(json.dumps(res))
