@@ -22,7 +22,7 @@ _LATEST = """
 SELECT DISTINCT ON (thread_id) thread_id, metadata
 FROM checkpoints
 WHERE checkpoint_ns = '' AND metadata ? 'graph_id'
-  AND (checkpoint->>'ts')::timestamptz > now() - make_interval(hours => %s)
+  AND (checkpoint->>'ts')::timestamptz > now() - %s * interval '1 hour'
 ORDER BY thread_id, checkpoint_id DESC
 """
 RECOVER_HOURS = float(os.environ.get("AGENTDESK_RECOVER_HOURS", "1"))
