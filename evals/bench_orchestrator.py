@@ -77,6 +77,24 @@ async def _measure(graph, saver, turns: int, durability: str) -> tuple[list[floa
     return times, statistics.mean(writes)
 
 
+async def _commit_ms(saver, n: int = 50) -> float:
+    """Median time of one single-row commit on the checkpointer's own connections: on a slow
+    disk the WAL flush per commit, not LangGraph, sets most of a turn's time (see
+    docs/performance.md), so the figure travels with the ratio."""
+    table = f"bench_commit_probe_{uuid.uuid4().hex[:8]}"
+    times = []
+    async with saver.conn.connection() as conn:
+        await conn.execute(f"CREATE TABLE {table} (x int)")
+        try:
+            for _ in range(n):
+                started = time.perf_counter()
+                await conn.execute(f"INSERT INTO {table} VALUES (1)")
+                times.append((time.perf_counter() - started) * 1000)
+        finally:
+            await conn.execute(f"DROP TABLE {table}")
+    return statistics.median(times)
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -99,6 +117,7 @@ async def run(turns: int, durability: str) -> dict:
             bare = _baseline(saver, llm.url)
             ours, writes = await _measure(desk, saver, turns, durability)
             base, base_writes = await _measure(bare, saver, turns, durability)
+            commit_ms = await _commit_ms(saver)
     p50, base_p50 = statistics.median(ours), statistics.median(base)
     return {
         "p50_ms": round(p50, 2), "p95_ms": round(_pct(ours, 0.95), 2),
@@ -106,6 +125,8 @@ async def run(turns: int, durability: str) -> dict:
         "ratio": round(p50 / base_p50, 3), "checkpoint_writes_per_turn": round(writes, 1),
         "baseline_checkpoint_writes_per_turn": round(base_writes, 1),
         "durability": durability, "turns": turns,
+        "checkpoint_sync_commit": get_settings().checkpoint_sync_commit,
+        "db_commit_p50_ms": round(commit_ms, 3),
     }
 
 

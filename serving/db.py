@@ -15,6 +15,7 @@ import weakref
 from importlib import resources
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -56,14 +57,24 @@ async def check_if_idle(conn: psycopg.AsyncConnection) -> None:
         await AsyncConnectionPool.check_connection(conn)
 
 
-def make_pool(url: str | None = None, *, max_size: int | None = None) -> AsyncConnectionPool:
-    """A pool that is not yet open; use `async with make_pool() as pool`."""
+def make_pool(url: str | None = None, *, max_size: int | None = None,
+              synchronous_commit: bool = True) -> AsyncConnectionPool:
+    """A pool that is not yet open; use `async with make_pool() as pool`.
+
+    `synchronous_commit=False` sets it off for this pool's sessions only: a commit returns before
+    its WAL reaches the disk (Postgres's asynchronous commit: a crash can lose the last few
+    hundred ms of commits, never corrupt data)."""
     settings = get_settings()
+    conninfo = url or database_url()
+    kwargs = dict(CONNECTION_KWARGS)
+    if not synchronous_commit:
+        given = conninfo_to_dict(conninfo).get("options") or ""
+        kwargs["options"] = f"{given} -c synchronous_commit=off".strip()
     return AsyncConnectionPool(
-        conninfo=url or database_url(),
+        conninfo=conninfo,
         min_size=1,
         max_size=max_size or settings.pool_max_size,
-        kwargs=dict(CONNECTION_KWARGS),
+        kwargs=kwargs,
         check=check_if_idle,  # liveness check on checkout, for connections idle long enough to be cut
         reset=_mark_returned,
         max_idle=300,

@@ -16,6 +16,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from serving.db import database_url, ensure_schema_async, make_pool
 from serving.metrics import CHECKPOINT_WRITE
+from serving.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,14 @@ class TimedPostgresSaver(AsyncPostgresSaver):
 @asynccontextmanager
 async def checkpointer(url: str | None = None) -> AsyncIterator[AsyncPostgresSaver]:
     """Yield a ready saver; the pool closes when the server (or test) leaves the context."""
-    pool = make_pool(url or database_url())
+    sync_commit = get_settings().checkpoint_sync_commit
+    pool = make_pool(url or database_url(), synchronous_commit=sync_commit)
     await pool.open(wait=True, timeout=60)
     try:
         saver = TimedPostgresSaver(pool)
         await saver.setup()
         await ensure_schema_async(pool)
-        log.info("Postgres checkpointer ready")
+        log.info("Postgres checkpointer ready (synchronous_commit %s)", "on" if sync_commit else "off")
         yield saver
     finally:
         await pool.close()

@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     data_dir: Path = Field(default=PROJECT_ROOT / ".data", alias="AGENTDESK_DATA_DIR")
     pool_max_size: int = Field(default=10, alias="AGENTDESK_POOL_MAX_SIZE")
+    # Checkpoint commits wait for the WAL flush (fsync) by default. Off, a database crash can lose
+    # the last ~0.6 s of checkpoints (never corrupt them); the run-once action ledger stays
+    # synchronous either way. See docs/performance.md.
+    checkpoint_sync_commit: bool = Field(default=True, alias="AGENTDESK_CHECKPOINT_SYNC_COMMIT")
 
     # Model gateway. Unset base URL means the offline model serves every node.
     llm_base_url: str | None = Field(default=None, alias="AGENTDESK_LLM_BASE_URL")
