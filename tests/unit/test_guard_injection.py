@@ -193,3 +193,15 @@ def test_artifact_records_the_supplement_it_was_trained_with() -> None:
     lines = load_supplement()
     assert meta["supplement_n"] == len(lines)
     assert meta["supplement_sha256"] == hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def test_artifact_was_trained_on_the_serving_encoder() -> None:
+    """The classifier's weights only mean something on the embeddings they were fitted to: the
+    serving backend (fp32 ONNX, the same on every CPU) must be the one recorded at training."""
+    from guardrails import encoder
+
+    meta = injection.load().meta
+    assert meta["features"][0] == f"minilm_{encoder.BACKEND}_mean"
+    assert meta["max_tokens"] == encoder.MAX_TOKENS
+    assert type(encoder._encoder()).__name__ == "OnnxEncoder"
+    assert encoder._encoder().backend == "onnx"
