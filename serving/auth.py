@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +20,7 @@ import jwt
 from langgraph_sdk import Auth
 
 from serving import users
+from serving.rate_limit import SharedTokenBucket
 
 log = logging.getLogger(__name__)
 auth = Auth()
@@ -123,29 +123,8 @@ def _header(headers: dict, name: bytes) -> str | None:
 
 # ------------------------------------------------------------------ rate limit
 
-class TokenBucket:
-    """Per-user token bucket: `rate` runs per minute, bursts up to `rate`. In process memory,
-    which is right for one server process; several replicas would each allow `rate`."""
-
-    def __init__(self, per_minute: float):
-        self.enabled = per_minute > 0  # AGENTDESK_RUNS_PER_MINUTE=0 turns the limit off
-        self.capacity = max(1.0, per_minute)
-        self.refill = per_minute / 60.0
-        self._state: dict[str, tuple[float, float]] = {}
-
-    def take(self, who: str, now: float | None = None) -> float:
-        """0 when allowed, else seconds until the next run is allowed."""
-        now = time.monotonic() if now is None else now
-        tokens, last = self._state.get(who, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - last) * self.refill)
-        if tokens >= 1:
-            self._state[who] = (tokens - 1, now)
-            return 0.0
-        self._state[who] = (tokens, now)
-        return (1 - tokens) / self.refill if self.refill else 60.0
-
-
-RUNS = TokenBucket(float(os.environ.get("AGENTDESK_RUNS_PER_MINUTE", "60")))
+# In Postgres, so replicas share one bucket per user (serving/rate_limit.py).
+RUNS = SharedTokenBucket(float(os.environ.get("AGENTDESK_RUNS_PER_MINUTE", "60")))
 
 
 # ------------------------------------------------------------------ ownership
@@ -197,7 +176,7 @@ async def on_thread_create(ctx: Auth.types.AuthContext, value: Auth.types.on.thr
 async def on_run_create(ctx: Auth.types.AuthContext, value: Auth.types.on.threads.create_run.value):
     scope = await _scope(ctx)
     # Only with users: the local mode is one trusted developer (and load benchmarks run there).
-    wait = RUNS.take(_owner(ctx)) if scope is not None and RUNS.enabled else 0.0
+    wait = await RUNS.take(_owner(ctx)) if scope is not None and RUNS.enabled else 0.0
     if wait:
         raise Auth.exceptions.HTTPException(
             status_code=429, headers={"Retry-After": str(int(wait) + 1)},

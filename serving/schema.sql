@@ -40,3 +40,13 @@ CREATE TABLE IF NOT EXISTS agentdesk_api_keys (
 );
 CREATE INDEX IF NOT EXISTS agentdesk_api_keys_user ON agentdesk_api_keys (user_name);
 SELECT pg_advisory_unlock(716254);
+
+-- Per-user rate-limit buckets (serving/rate_limit.py), shared by every server replica.
+SELECT pg_advisory_lock(716255);
+CREATE TABLE IF NOT EXISTS agentdesk_rate_buckets (
+    bucket      text PRIMARY KEY,           -- "<scope>:<user>", e.g. runs:alice
+    tokens      double precision NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    allowed     boolean NOT NULL            -- the outcome of the last take
+);
+SELECT pg_advisory_unlock(716255);

@@ -8,6 +8,7 @@ import pytest
 from langgraph_sdk import Auth
 
 from serving import auth, db, users
+from serving.rate_limit import SharedTokenBucket
 
 DB_NAME = "agentdesk_auth_unit"
 
@@ -104,7 +105,7 @@ async def test_rate_limit_raises_429(empty_db, monkeypatch):
         db.ensure_schema(conn)
         users.add_user(conn, "carol")
     users.forget_cache()
-    monkeypatch.setattr(auth, "RUNS", auth.TokenBucket(per_minute=2))
+    monkeypatch.setattr(auth, "RUNS", SharedTokenBucket(per_minute=2))
     carol = {"identity": "carol", "tenant": "default"}
     for _ in range(2):
         assert await auth.on_run_create(ctx("threads", "create_run", carol), {"metadata": {}}) == {"owner": "carol"}

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from langgraph_sdk import Auth
 
 from serving import auth, users
+from serving.rate_limit import TokenBucket
 
 SECRET = "unit-secret-" + "s" * 40
 
@@ -94,7 +95,7 @@ def test_key_format():
 
 
 def test_token_bucket_allows_rate_then_refills():
-    bucket = auth.TokenBucket(per_minute=3)
+    bucket = TokenBucket(per_minute=3)
     assert [bucket.take("a", now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
     assert bucket.take("a", now=0.0) == pytest.approx(20.0)  # one token per 20 s
     assert bucket.take("b", now=0.0) == 0.0  # per user
