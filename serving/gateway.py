@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -242,6 +243,18 @@ async def _stream_to(run_manager: AsyncCallbackManagerForLLMRun, chunks) -> AIMe
     return _strict_tool_calls(final)
 
 
+_PIECES = re.compile(r"\S+\s*|\s+")
+
+
+async def _replay_tokens(run_manager: AsyncCallbackManagerForLLMRun, reply: AIMessage) -> None:
+    """Send the offline model's finished answer to token listeners word by word, so a client of
+    LangGraph's "messages" stream mode gets the same event shape offline as from vLLM. The chunks
+    carry the answer's id, so LangGraph does not send the whole message again at the end."""
+    for piece in _PIECES.findall(reply.content):
+        chunk = AIMessageChunk(content=piece, id=reply.id, name=reply.name)
+        await run_manager.on_llm_new_token(piece, chunk=ChatGenerationChunk(message=chunk))
+
+
 def _strict_tool_calls(final: AIMessageChunk) -> AIMessage:
     """Streamed tool calls are parsed leniently (partial JSON is "completed"); a call whose
     arguments are not valid JSON must not run as if it were, e.g. a truncated SQL statement."""
@@ -311,8 +324,14 @@ class GatewayChatModel(BaseChatModel):
             # Inner calls get no callbacks: this model's own run is the one tracers and
             # LangGraph's "messages" stream see, so nothing is reported twice.
             bound, quiet = self._bound(model), {"callbacks": []}
-            if not _wants_tokens(run_manager) or isinstance(model, OfflineChatModel):
+            if not _wants_tokens(run_manager):
                 return await bound.ainvoke(messages, stop=stop, config=quiet)
+            if isinstance(model, OfflineChatModel):
+                reply = await bound.ainvoke(messages, stop=stop, config=quiet)
+                # A tool call is sent whole (as vLLM's would end up), only prose is replayed.
+                if isinstance(reply.content, str) and reply.content and not reply.tool_calls:
+                    await _replay_tokens(run_manager, reply)
+                return reply
             return await _stream_to(run_manager, bound.astream(messages, stop=stop, config=quiet))
 
         message: AIMessage = await call_chain(self.backends, call)

@@ -168,3 +168,27 @@ async def test_tokens_stream_through_a_graph_and_truncated_streams_are_retried(l
                                                                   stream_mode="messages") if chunk.content]
     assert tokens[-4:] == ["alpha ", "beta ", "gamma ", "delta"]
     assert len(llm.script.requests) == 2 and llm.script.requests[1]["stream"] is True
+
+
+async def test_offline_answers_stream_as_tokens_like_served_ones(settings_env):
+    """With no endpoint, "messages" stream mode still gets the answer in pieces, each with the
+    answer's id, and not the whole message again at the end."""
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    settings_env(AGENTDESK_LLM_BASE_URL=None)
+    model = chat_model("research", offline_echo)
+
+    async def node(state):
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    g = StateGraph(MessagesState)
+    g.add_node("answer", node)
+    g.add_edge(START, "answer")
+    events = [chunk async for chunk, meta in g.compile().astream({"messages": [HumanMessage("hi")]},
+                                                                 stream_mode="messages")]
+    final = await g.compile().ainvoke({"messages": [HumanMessage("hi")]})  # no listener: one reply
+    answer = final["messages"][-1].content
+    assert answer.endswith("offline says hi")
+    assert len(events) >= 3 and [e.content for e in events][-3:] == ["offline ", "says ", "hi"]
+    assert "".join(e.content for e in events) == answer  # each piece once, no whole message at the end
+    assert len({e.id for e in events}) == 1 and events[0].id
