@@ -119,6 +119,24 @@ async def test_structured_output_is_validated(llm):
     assert llm.script.requests[0]["response_format"]["type"] == "json_schema"
 
 
+async def test_structured_request_is_what_langchain_would_send(llm):
+    """The router's request is sent plainly (cheaper), but its body must stay the strict
+    json_schema that `with_structured_output(method="json_schema")` sends, so vLLM constrains
+    decoding the same way; and the token usage still reaches the model span."""
+    from langchain_openai import ChatOpenAI
+
+    llm.push(text('{"next": "data", "reason": "a"}'), text('{"next": "data", "reason": "a"}'))
+    await structured("router", RouteDecision, [HumanMessage("orders?")])
+    ours = llm.script.requests[-1]
+    lc = ChatOpenAI(base_url=llm.url, model="scripted-model", api_key="x", max_retries=0, stream_usage=True)
+    await lc.with_structured_output(RouteDecision, method="json_schema").ainvoke([HumanMessage("orders?")])
+    theirs = llm.script.requests[-1]
+    assert ours["response_format"] == theirs["response_format"]
+    assert ours["response_format"]["json_schema"]["strict"] is True
+    assert {k: v for k, v in ours.items() if k != "stream_options"} == {
+        k: v for k, v in theirs.items() if k != "stream_options"}
+
+
 async def test_invalid_structured_output_falls_back_to_offline(llm):
     llm.push(text('{"next": "astrology", "reason": "?"}'))
     decision = await structured("router", RouteDecision, [HumanMessage("orders?")],
