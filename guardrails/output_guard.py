@@ -67,3 +67,44 @@ def check_output(text: str, allowed_links: Iterable[str] = ()) -> OutputVerdict:
     findings = [{"type": "pii", "pii_type": m["type"]} for m in matches]
     findings += [{"type": "link_removed", "url": u} for u in removed]
     return OutputVerdict(out, findings, removed)
+
+
+class StreamRedactor:
+    """PII and secret redaction for a token stream, before the tokens reach a listener (the chat
+    UI, a "messages" stream client, a tracer). `check_output` redacts the stored answer at the
+    end of the run; without this, the live stream would show what it later removes.
+
+    Text is released at whitespace at least `holdback` characters behind the newest token, and
+    never inside a match. An item without spaces (email, key, card with dashes) is never cut, and
+    one with spaces (phone, IBAN: at most 42 characters) is complete before any of it is
+    released; a private-key block is held until its END line. So a short answer arrives whole at
+    the end, a long one in runs of a few words, `holdback` characters behind the model. Each release is the redaction of the whole
+    prefix, so context before a cut (the "password:" of a value) still counts. The joined
+    output equals `pii.redact(text)` of the whole answer.
+    """
+
+    def __init__(self, holdback: int = 48, step: int = 24):
+        self.holdback, self.step = holdback, step
+        self._raw, self._sent, self._cut = "", "", 0
+
+    def feed(self, piece: str) -> str:
+        self._raw += piece
+        limit = len(self._raw) - self.holdback
+        if limit - self._cut < self.step:  # release in runs of words, not per token (cost)
+            return ""
+        cut = max(self._raw.rfind(c, self._cut, limit) for c in " \n\t") + 1
+        for m in pii.find(self._raw):
+            if m["start"] < cut < m["end"]:
+                cut = m["start"]
+        return self._release(cut) if cut > self._cut else ""
+
+    def flush(self) -> str:
+        return self._release(len(self._raw))
+
+    def _release(self, cut: int) -> str:
+        self._cut = cut
+        redacted, _ = pii.redact(self._raw[:cut])
+        if not redacted.startswith(self._sent):  # a later match reached back: hold until the end
+            return ""
+        out, self._sent = redacted[len(self._sent):], redacted
+        return out

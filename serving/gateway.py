@@ -32,6 +32,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from guardrails.output_guard import StreamRedactor
 from serving import telemetry
 from serving.breaker import CircuitBreaker
 from serving.load_shed import LoadShedder, ModelBusy
@@ -232,15 +233,25 @@ class TruncatedStream(RuntimeError):
     """A streamed reply ended without a finish reason (the connection dropped mid-answer)."""
 
 
+async def _send_token(run_manager: AsyncCallbackManagerForLLMRun, text: str, like: BaseMessage) -> None:
+    if text:
+        chunk = AIMessageChunk(content=text, id=like.id, name=like.name)
+        await run_manager.on_llm_new_token(text, chunk=ChatGenerationChunk(message=chunk))
+
+
 async def _stream_to(run_manager: AsyncCallbackManagerForLLMRun, chunks) -> AIMessage:
-    """Forward tokens as they arrive (the UI streams them) and return the whole message."""
+    """Forward tokens as they arrive (the UI streams them), PII and secrets redacted on the way
+    (the stored answer is redacted by the output guard; listeners see text before it runs), and
+    return the whole message as the model wrote it."""
     final: AIMessageChunk | None = None
+    redactor = StreamRedactor()
     async for chunk in chunks:
         final = chunk if final is None else final + chunk
         if chunk.content:
-            await run_manager.on_llm_new_token(str(chunk.content), chunk=ChatGenerationChunk(message=chunk))
+            await _send_token(run_manager, redactor.feed(str(chunk.content)), chunk)
     if final is None or not (final.response_metadata or {}).get("finish_reason"):
         raise TruncatedStream("the model's stream ended before the answer was complete")
+    await _send_token(run_manager, redactor.flush(), final)
     return _strict_tool_calls(final)
 
 
@@ -251,9 +262,10 @@ async def _replay_tokens(run_manager: AsyncCallbackManagerForLLMRun, reply: AIMe
     """Send the offline model's finished answer to token listeners word by word, so a client of
     LangGraph's "messages" stream mode gets the same event shape offline as from vLLM. The chunks
     carry the answer's id, so LangGraph does not send the whole message again at the end."""
+    redactor = StreamRedactor()
     for piece in _PIECES.findall(reply.content):
-        chunk = AIMessageChunk(content=piece, id=reply.id, name=reply.name)
-        await run_manager.on_llm_new_token(piece, chunk=ChatGenerationChunk(message=chunk))
+        await _send_token(run_manager, redactor.feed(piece), reply)
+    await _send_token(run_manager, redactor.flush(), reply)
 
 
 def _strict_tool_calls(final: AIMessageChunk) -> AIMessage:

@@ -27,6 +27,12 @@ def offline_echo(messages):
     return AIMessage("offline says hi")
 
 
+def offline_long(messages):
+    from langchain_core.messages import AIMessage
+
+    return AIMessage(" ".join(f"part{i}" for i in range(40)))
+
+
 @pytest.fixture
 def llm(settings_env):
     with ScriptedServer() as srv:
@@ -181,10 +187,11 @@ async def test_tokens_stream_through_a_graph_and_truncated_streams_are_retried(l
     g.add_node("answer", node)
     g.add_edge(START, "answer")
     graph = g.compile()
-    llm.push({"content": "this answer is cut off early", "fail": "truncated"}, text("alpha beta gamma delta"))
+    answer = " ".join(f"word{i}" for i in range(40))
+    llm.push({"content": "this answer is cut off early", "fail": "truncated"}, text(answer))
     tokens = [chunk.content async for chunk, meta in graph.astream({"messages": [HumanMessage("hi")]},
                                                                   stream_mode="messages") if chunk.content]
-    assert tokens[-4:] == ["alpha ", "beta ", "gamma ", "delta"]
+    assert len(tokens) >= 4 and "".join(tokens) == answer  # in runs of words, nothing from the cut-off try
     assert len(llm.script.requests) == 2 and llm.script.requests[1]["stream"] is True
 
 
@@ -194,7 +201,7 @@ async def test_offline_answers_stream_as_tokens_like_served_ones(settings_env):
     from langgraph.graph import START, MessagesState, StateGraph
 
     settings_env(AGENTDESK_LLM_BASE_URL=None)
-    model = chat_model("research", offline_echo)
+    model = chat_model("research", offline_long)
 
     async def node(state):
         return {"messages": [await model.ainvoke(state["messages"])]}
@@ -206,7 +213,36 @@ async def test_offline_answers_stream_as_tokens_like_served_ones(settings_env):
                                                                  stream_mode="messages")]
     final = await g.compile().ainvoke({"messages": [HumanMessage("hi")]})  # no listener: one reply
     answer = final["messages"][-1].content
-    assert answer.endswith("offline says hi")
-    assert len(events) >= 3 and [e.content for e in events][-3:] == ["offline ", "says ", "hi"]
+    assert answer.endswith("part38 part39")
+    assert len(events) >= 4 and events[-1].content.endswith("part39")
     assert "".join(e.content for e in events) == answer  # each piece once, no whole message at the end
     assert len({e.id for e in events}) == 1 and events[0].id
+
+
+async def test_streamed_tokens_never_show_pii_or_secrets(llm):
+    """Token listeners see the answer redacted as the output guard would store it, and no prefix
+    of the stream ever holds an item in clear, however the model's tokens split it."""
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    from guardrails import pii
+
+    answer = ("Found it. Mail john.doe@example.com or call +1 415 555 0100 about invoice 4411. "
+              "The service logs in with password: hunter2hunter and key sk-proj-abcDEF1234567890abcdefGHIJ12 "
+              "from the vault; payouts go to DE89 3704 0044 0532 0130 00. " + "More detail follows here. " * 6)
+    model = chat_model("research", offline_echo)
+
+    async def node(state):
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    g = StateGraph(MessagesState)
+    g.add_node("answer", node)
+    g.add_edge(START, "answer")
+    llm.push(text(answer))
+    seen = ""
+    secrets = [answer[m["start"]:m["end"]] for m in pii.find(answer)]
+    assert len(secrets) >= 5
+    async for chunk, meta in g.compile().astream({"messages": [HumanMessage("hi")]}, stream_mode="messages"):
+        seen += chunk.content
+        assert not any(s in seen for s in secrets)
+        assert "hunter2" not in seen and "555 0100" not in seen
+    assert seen == pii.redact(answer)[0]

@@ -58,3 +58,32 @@ def test_retrieval_indirect_styles() -> None:
 def test_retrieval_plain_chunk_untouched() -> None:
     chunk = "To override the default retention, set retention_days in config.yml. The system prompt lives in agents/research/prompts.py."
     assert screen_chunk(chunk) == (chunk, False)
+
+
+def test_stream_redactor_matches_the_stored_redaction_however_tokens_split():
+    """Random token boundaries: the joined stream is exactly `pii.redact` of the whole answer,
+    and no prefix a listener could have seen holds any item in clear."""
+    import random
+
+    from guardrails import pii
+    from guardrails.output_guard import StreamRedactor
+
+    texts = [
+        "Contact john.doe@example.com or call +1 415 555 0100 about the invoice. " * 3,
+        "The config has password: hunter2secret and the IBAN DE89 3704 0044 0532 0130 00 for payouts.",
+        "Use key sk-proj-abcDEF1234567890abcdefGHIJ1234 then -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAK\n"
+        "abcd\n-----END RSA PRIVATE KEY----- and card 4111 1111 1111 1111 ok " + "filler words here " * 10,
+        "no personal data at all, just a long answer about consumer lag and partitions " * 4,
+    ]
+    for text in texts:
+        want, matches = pii.redact(text)
+        secrets = [text[m["start"]:m["end"]] for m in matches]
+        for seed in range(60):
+            rnd, pos, seen, stream = random.Random(seed), 0, "", StreamRedactor()
+            while pos < len(text):
+                n = rnd.randint(1, 12)
+                seen += stream.feed(text[pos:pos + n])
+                pos += n
+                assert want.startswith(seen)  # only ever the redacted text, never ahead of it
+            seen += stream.flush()
+            assert seen == want and not any(s in seen for s in secrets)
