@@ -6,8 +6,8 @@ PORT ?= 2024
 PYTHON ?= python3
 # Debian packages the tests use: the code sandbox, the browser for UI tests, Prometheus.
 # (Debian's `loki` package is a genetics tool, not Grafana Loki, so it is not installed.)
-SYSTEM_PACKAGES := bubblewrap chromium prometheus
-SYSTEM_BINARIES := bwrap chromium prometheus
+SYSTEM_PACKAGES := bubblewrap passt chromium prometheus
+SYSTEM_BINARIES := bwrap pasta chromium prometheus
 
 .PHONY: run test install system-deps clean-data lint
 

@@ -1,7 +1,10 @@
 """Run untrusted Python in a bubblewrap sandbox. Fails closed: no bwrap, no execution.
 
 Layers (see docs/sandbox.md for the escape table):
-- bwrap namespaces: user, pid, net (unless allow_network), ipc, uts, cgroup, mount. The mount
+- bwrap namespaces: user, pid, net, ipc, uts, cgroup, mount. Approved network code gets a network
+  namespace of its own from pasta (Debian `passt`): a user-mode stack with outbound connections
+  and no port forwarding, so the host's loopback services (Postgres, Redis, this server) stay out
+  of reach. Without pasta it falls back to the host's namespace and logs a warning. The mount
   namespace holds only read-only /usr (+ /lib, /bin symlinks), a tiny synthetic /etc, /proc, a
   minimal /dev and one size-capped tmpfs at /tmp (the only writable place; cwd is /tmp/work).
 - Host identity: when we are root, bwrap itself is started as uid/gid 65534 (nobody). Measured:
@@ -26,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import math
 import mimetypes
 import os
@@ -130,6 +134,23 @@ sys.exit(rc)
 '''
 
 
+log = logging.getLogger(__name__)
+
+# pasta gives approved network code its own network namespace: --config-net copies the host's
+# addresses and routes into it; -T/-U none forward no namespace port to the host (by default
+# pasta forwards every port the host listens on, loopback included); --no-map-gw stops the
+# gateway address from standing in for the host. bwrap then runs in it with --share-net.
+_PASTA_ARGS = ["--config-net", "--no-map-gw", "-T", "none", "-U", "none", "--quiet", "--"]
+NO_PASTA = ("pasta (Debian package `passt`) is not installed: approved network code shares the "
+            "host's network namespace, loopback services included")
+
+
+def _pasta_path() -> str | None:
+    # AGENTDESK_PASTA points at a specific binary; set it empty to go without (tests do both).
+    configured = os.environ.get("AGENTDESK_PASTA", "pasta")
+    return shutil.which(configured) if configured else None
+
+
 def _bwrap_path() -> str:
     # AGENTDESK_BWRAP lets tests (and operators) point at a specific, or a missing, binary.
     configured = os.environ.get("AGENTDESK_BWRAP") or "bwrap"
@@ -196,7 +217,8 @@ def _bwrap_argv(bwrap: str, *, code_fd: int, runner_fd: int, passwd_fd: int, gro
         "--ro-bind-data", str(code_fd), "/sandbox/main.py",
     ]
     if allow_network:
-        # Only name resolution and CA certificates; still every other namespace and limit.
+        # The network namespace bwrap runs in (pasta's; see run_python), name resolution and CA
+        # certificates; still every other namespace and limit.
         argv += ["--share-net"]
         for p in ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/gai.conf",
                   "/etc/ssl/certs"):
@@ -254,6 +276,11 @@ def run_python(code: str, *, timeout_s: float = 10, allow_network: bool = False,
     art_r, art_w = os.pipe()
     argv = _bwrap_argv(bwrap, code_fd=fds["code"], runner_fd=fds["runner"],
                        passwd_fd=fds["passwd"], group_fd=fds["group"], allow_network=allow_network)
+    if allow_network:
+        if pasta := _pasta_path():
+            argv = [pasta, *_PASTA_ARGS, *argv]  # exit codes pass through pasta unchanged
+        else:
+            log.warning(NO_PASTA)
     argv += [SANDBOX_PYTHON, "-B", "-s", "/sandbox/runner.py",
              str(cpu_s), str(MEMORY_LIMIT), str(NPROC_LIMIT), str(FSIZE_LIMIT), str(NOFILE_LIMIT),
              str(art_w), str(int(files_out)), str(FILE_CAP), str(FILES_TOTAL_CAP), str(MAX_FILES)]

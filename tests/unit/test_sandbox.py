@@ -6,6 +6,7 @@ import asyncio
 import base64
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import time
@@ -87,16 +88,56 @@ def test_no_interfaces_but_loopback() -> None:
 
 
 def test_allow_network_keeps_the_rest_of_the_sandbox() -> None:
-    # Approved network code shares the host network namespace (so host loopback services are
-    # reachable: documented in docs/sandbox.md) but keeps uid, filesystem and limits.
+    # Approved network code gets a network (an interface besides lo, a default route) but keeps
+    # uid, filesystem and limits.
     r = run_python(
         "import os, socket\n"
-        "print(os.getuid(), os.path.exists('/work/main'), len(socket.if_nameindex()) > 1)\n"
+        "routes = [l.split()[1] for l in open('/proc/net/route').read().splitlines()[1:]]\n"
+        "print(os.getuid(), os.path.exists('/work/main'), len(socket.if_nameindex()) > 1, '00000000' in routes)\n"
         "open('/etc/x', 'w')\n",
         allow_network=True,
     )
-    assert r.stdout.split() == ["65534", "False", "True"]
+    assert r.stdout.split() == ["65534", "False", "True", "True"], (r.stdout, r.stderr)
     assert "Read-only file system" in r.stderr
+
+
+_PROBE = (
+    "import socket\n"
+    "for port in ({ports}):\n"
+    "    try:\n"
+    "        socket.create_connection(('127.0.0.1', port), timeout=2).close(); print(port, 'CONNECTED')\n"
+    "    except OSError as e:\n"
+    "        print(port, 'blocked', type(e).__name__)\n"
+)
+
+
+def test_approved_network_code_cannot_reach_host_loopback_services() -> None:
+    """pasta's namespace: Postgres and Redis listen on the host's loopback and answer the host,
+    but not approved network code (the gap docs/sandbox.md used to list as a caveat)."""
+    assert shutil.which("pasta"), "pasta missing: run `make system-deps` (Debian package passt)"
+    for port in (5432, 6379):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    r = run_python(_PROBE.format(ports="5432, 6379"), allow_network=True, timeout_s=8)
+    assert r.stdout.split("\n")[:2] == ["5432 blocked ConnectionRefusedError", "6379 blocked ConnectionRefusedError"], \
+        (r.stdout, r.stderr)
+
+
+def test_without_pasta_network_code_falls_back_to_the_host_namespace(monkeypatch, caplog) -> None:
+    """The fallback is loud: a warning names the gap, and the code does reach loopback then."""
+    import logging
+
+    monkeypatch.setenv("AGENTDESK_PASTA", "")
+    with caplog.at_level(logging.WARNING, logger="agents.code.sandbox"):
+        r = run_python(_PROBE.format(ports="5432,"), allow_network=True, timeout_s=8)
+    assert r.stdout.startswith("5432 CONNECTED"), (r.stdout, r.stderr)
+    assert "passt" in caplog.text
+
+
+def test_exit_codes_and_limits_pass_through_pasta() -> None:
+    r = run_python("import sys; print('x'); sys.exit(5)", allow_network=True)
+    assert (r.exit_code, r.stdout) == (5, "x\n")
+    r = run_python("while True: pass", allow_network=True, timeout_s=2)
+    assert r.killed_reason == "wall_timeout", r  # as without the network
 
 
 @pytest.mark.parametrize(
