@@ -37,6 +37,41 @@ def deployed_guard() -> Callable[[str], Verdict]:
     return lambda text: loop.run_until_complete(nemo_check_input(text))
 
 
+class DatasetError(ValueError):
+    """A dataset row that cannot be scored; the message names the line."""
+
+
+_LABELS = {0: 0, 1: 1, "0": 0, "1": 1, False: 0, True: 1}
+
+
+def load_rows(path: str) -> list[dict]:
+    """Rows of {"text": str, "label": 0|1 (also true/false, "0"/"1"), "source"?}, validated."""
+    try:
+        f = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path}: {exc.strerror}") from None
+    rows = []
+    with f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{path}:{n}: not JSON ({exc.msg})") from None
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise DatasetError(f"{path}:{n}: each row needs a string \"text\"")
+            label = row.get("label")
+            if isinstance(label, float) and label in (0.0, 1.0):
+                label = int(label)
+            if isinstance(label, (list, dict)) or label not in _LABELS:
+                raise DatasetError(f"{path}:{n}: \"label\" must be 1 (attack) or 0 (benign), got {label!r}")
+            rows.append({"text": row["text"], "label": _LABELS[label], "source": str(row.get("source") or "unknown")})
+    if not rows:
+        raise DatasetError(f"{path} has no rows")
+    return rows
+
+
 def run(rows: list[dict]) -> dict:
     check = deployed_guard()
     check("warm up")  # load the encoder and the artifact outside the timed loop
@@ -68,8 +103,11 @@ def run(rows: list[dict]) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
-    with open(args.dataset, encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    try:
+        rows = load_rows(args.dataset)
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"evaluating the input guard ({get_guard_settings().engine}) on {len(rows)} rows", file=sys.stderr)
     res = run(rows)
     if args.json:

@@ -36,21 +36,48 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+class DatasetError(ValueError):
+    """A BEIR folder that cannot be read; the message says what is missing or malformed."""
+
+
+def _jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
+    if not path.is_file():
+        raise DatasetError(f"{path} not found (a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv)")
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{path}:{n}: not JSON ({exc.msg})") from None
+            if not isinstance(row, dict) or any(k not in row for k in required):
+                raise DatasetError(f"{path}:{n}: each line needs {', '.join(required)}")
+            rows.append(row)
+    return rows
+
+
 def load_beir(corpus_dir: Path, queries_dir: Path, split: str):
-    corpus = [json.loads(line) for line in (corpus_dir / "corpus.jsonl").open() if line.strip()]
-    queries = {}
-    for line in (queries_dir / "queries.jsonl").open():
-        if line.strip():
-            q = json.loads(line)
-            queries[str(q["_id"])] = q["text"]
+    corpus = _jsonl(corpus_dir / "corpus.jsonl", ("_id", "text"))
+    queries = {str(q["_id"]): q["text"] for q in _jsonl(queries_dir / "queries.jsonl", ("_id", "text"))}
+    qrels_file = queries_dir / "qrels" / f"{split}.tsv"
+    if not qrels_file.is_file():
+        found = sorted(p.stem for p in (queries_dir / "qrels").glob("*.tsv"))
+        raise DatasetError(f"{qrels_file} not found; splits here: {', '.join(found) or 'none'}")
     qrels: dict[str, dict[str, int]] = {}
-    with (queries_dir / "qrels" / f"{split}.tsv").open() as f:
+    with qrels_file.open(encoding="utf-8") as f:
         for n, line in enumerate(f):
             parts = line.rstrip("\n").split("\t")
             if len(parts) < 3 or (n == 0 and not parts[2].lstrip("-").isdigit()):
                 continue  # header row
-            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+            try:
+                qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+            except ValueError:
+                raise DatasetError(f"{qrels_file}:{n + 1}: the score must be an integer, got {parts[2]!r}") from None
     queries = {q: t for q, t in queries.items() if q in qrels}
+    if not queries:
+        raise DatasetError(f"no query in {queries_dir / 'queries.jsonl'} has a judgement in {qrels_file}")
     return corpus, queries, qrels
 
 
@@ -201,7 +228,11 @@ def main(args: argparse.Namespace) -> int:
     if bad:
         _log(f"unknown method(s): {', '.join(bad)}; choose from {', '.join(ALL_METHODS)}")
         return 2
-    result = run(Path(args.corpus), Path(args.queries), args.split, methods)
+    try:
+        result = run(Path(args.corpus), Path(args.queries), args.split, methods)
+    except DatasetError as exc:
+        _log(f"error: {exc}")
+        return 2
     if args.json:
         print(json.dumps(result))
     else:

@@ -54,3 +54,17 @@ def test_eval_retrieval_json_shape(tmp_path, capsys, monkeypatch):
     assert again["index"]["encode_cached"] is True and list(again["methods"]) == ["bm25"]
     assert again["methods"]["bm25"]["ndcg@10"] == out["methods"]["bm25"]["ndcg@10"]
     assert main(argv[:-1] + ["--methods", "nope"]) == 2
+
+
+def test_eval_retrieval_bad_folders_get_a_clear_error(tmp_path, capsys):
+    corpus, queries = _beir(tmp_path)
+    base = ["eval", "retrieval", "--corpus", str(corpus), "--queries", str(queries), "--json"]
+    assert main([*base, "--split", "dev"]) == 2
+    assert "dev.tsv not found; splits here: test" in capsys.readouterr().err
+    assert main(["eval", "retrieval", "--corpus", str(tmp_path / "nope"), "--queries", str(queries),
+                 "--split", "test", "--json"]) == 2
+    assert "corpus.jsonl not found" in capsys.readouterr().err
+    (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "ok"}\n{broken\n')
+    assert main([*base, "--split", "test"]) == 2
+    err = capsys.readouterr()
+    assert "corpus.jsonl:2: not JSON" in err.err and err.out == ""  # nothing half-written on stdout

@@ -43,3 +43,26 @@ def test_eval_runs_the_guard_as_deployed_nemo_engine(tmp_path: Path, monkeypatch
         assert res["tpr"] == 1.0
     finally:
         get_guard_settings.cache_clear()
+
+
+def test_dataset_rows_are_validated(tmp_path: Path) -> None:
+    """Other datasets spell labels as booleans or strings and leave source out or null: those are
+    read; a row that cannot be scored is an error naming its line, not a traceback."""
+    import pytest
+
+    from evals.guardrails_eval import DatasetError, load_rows
+
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text('{"text": "a", "label": true, "source": null}\n\n{"text": "b", "label": "0"}\n'
+                  '{"text": "c", "label": 1.0, "source": "x"}\n')
+    assert [(r["label"], r["source"]) for r in load_rows(str(ok))] == [(1, "unknown"), (0, "unknown"), (1, "x")]
+    for body, msg in [('{"text": "a", "label": "injection"}', ":1: \"label\" must be 1"),
+                      ('{"label": 1}', ":1: each row needs a string \"text\""),
+                      ('{"text": "a", "label": [1]}', ":1: \"label\" must be"),
+                      ('{"text": "a", "label": 1}\nnot json', ":2: not JSON")]:
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(body + "\n")
+        with pytest.raises(DatasetError, match=msg):
+            load_rows(str(bad))
+    with pytest.raises(DatasetError, match="cannot read"):
+        load_rows(str(tmp_path / "missing.jsonl"))
