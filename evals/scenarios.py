@@ -111,6 +111,31 @@ async def run_one(desk, scenario: dict) -> Outcome:
                    round((time.perf_counter() - started) * 1000, 1))
 
 
+class EndpointError(RuntimeError):
+    """The endpoint to evaluate does not answer; scoring the offline fallback instead would mislead."""
+
+
+def _check_endpoint(endpoint: str, timeout_s: float = 10.0) -> None:
+    import httpx
+
+    try:
+        resp = httpx.get(endpoint.rstrip("/") + "/models", timeout=timeout_s,
+                         headers={"Authorization": f"Bearer {os.environ.get('AGENTDESK_LLM_API_KEY', 'EMPTY')}"})
+    except httpx.HTTPError as exc:
+        raise EndpointError(f"{endpoint} does not answer GET /models ({type(exc).__name__}: {exc})") from None
+    if resp.status_code != 200:
+        raise EndpointError(f"{endpoint} answered GET /models with HTTP {resp.status_code}")
+
+
+def _offline_answers() -> float:
+    """Model calls the offline fallback has answered in this process (agentdesk_model_calls_total)."""
+    from serving.metrics import MODEL_CALLS
+    from serving.offline_model import OFFLINE_MODEL_NAME
+
+    return sum(s.value for m in MODEL_CALLS.collect() for s in m.samples
+               if s.name.endswith("_total") and s.labels == {"model": OFFLINE_MODEL_NAME, "outcome": "ok"})
+
+
 async def run(endpoint: str | None, names: list[str] | None = None) -> dict:
     from agents.data.warehouse import ensure_warehouse_async
     from serving import gateway
@@ -118,9 +143,13 @@ async def run(endpoint: str | None, names: list[str] | None = None) -> dict:
     from serving.settings import get_settings
 
     scenarios = [s for s in load_scenarios() if not names or s["name"] in names]
+    if endpoint:
+        _check_endpoint(endpoint)
     await ensure_warehouse_async()
+    offline_before = _offline_answers()
     outcomes: list[Outcome] = []
     server = None if endpoint else ScriptedServer()
+    saved_url = os.environ.get("AGENTDESK_LLM_BASE_URL")
     try:
         if server:
             server.__enter__()
@@ -140,10 +169,21 @@ async def run(endpoint: str | None, names: list[str] | None = None) -> dict:
     finally:
         if server:
             server.__exit__(None, None, None)
+        if saved_url is None:  # in-process callers get their settings back
+            os.environ.pop("AGENTDESK_LLM_BASE_URL", None)
+        else:
+            os.environ["AGENTDESK_LLM_BASE_URL"] = saved_url
+        get_settings.cache_clear()
+        gateway.reset()
     n = len(outcomes)
     calls = sum(o.tool_calls for o in outcomes)
+    offline = int(_offline_answers() - offline_before)
+    if offline:
+        print(f"warning: the offline fallback answered {offline} model call(s): the endpoint failed or timed out "
+              "for them, so those scenarios score the fallback, not the endpoint", file=sys.stderr)
     return {
         "endpoint": endpoint or "scripted",
+        "offline_fallback_calls": offline,
         "scenarios": n,
         "route_accuracy": round(sum(o.route_ok for o in outcomes) / n, 3) if n else 0.0,
         "tool_call_validity": round(sum(o.valid_tool_calls for o in outcomes) / calls, 3) if calls else 1.0,
@@ -153,7 +193,11 @@ async def run(endpoint: str | None, names: list[str] | None = None) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
-    result = asyncio.run(run(args.endpoint))
+    try:
+        result = asyncio.run(run(args.endpoint))
+    except EndpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(result))
     else:

@@ -36,7 +36,7 @@ from guardrails.output_guard import StreamRedactor
 from serving import telemetry
 from serving.breaker import CircuitBreaker
 from serving.load_shed import LoadShedder, ModelBusy
-from serving.metrics import MODEL_COST, MODEL_TOKENS
+from serving.metrics import MODEL_CALLS, MODEL_COST, MODEL_TOKENS
 from serving.offline_model import OFFLINE_MODEL_NAME, OfflineChatModel, OfflinePolicy
 from serving.settings import Settings, get_settings
 
@@ -200,20 +200,24 @@ async def call_chain(backends: Sequence[Backend], fn: Callable[[BaseChatModel], 
             # offline or queueing more work on them.
             raise busy
         if backend.breaker is not None and not backend.breaker.allow():
+            MODEL_CALLS.labels(backend.model_name, "circuit_open").inc()
             errors.append(f"{backend.name}: circuit open, retry in {backend.breaker.retry_in_s():.0f}s")
             continue
         try:
             result = await backend.call(fn)
         except ModelBusy as exc:  # busy is not broken: no breaker failure
+            MODEL_CALLS.labels(backend.model_name, "busy").inc()
             busy = exc
             continue
         except Exception as exc:  # noqa: BLE001 - any backend failure moves down the chain
+            MODEL_CALLS.labels(backend.model_name, "error").inc()
             if backend.breaker is None:
                 raise
             backend.breaker.record_failure()
             errors.append(f"{backend.name}: {type(exc).__name__}: {exc}")
             log.warning("model backend %s failed, falling back: %s", backend.name, exc)
             continue
+        MODEL_CALLS.labels(backend.model_name, "ok").inc()
         if backend.breaker is not None:
             backend.breaker.record_success()
         return result

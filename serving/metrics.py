@@ -14,6 +14,9 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_late
 RUNS = Counter("agentdesk_runs_total", "Orchestrator turns by graph and outcome", ["graph", "outcome"])
 MODEL_TOKENS = Counter("agentdesk_model_tokens_total", "Model tokens by model and direction", ["model", "direction"])
 MODEL_COST = Counter("agentdesk_model_cost_total", "Model cost (configured price per 1k tokens)", ["model"])
+# One per backend tried for a model call: ok | error | busy | circuit_open. The offline model's
+# "ok" count is how often the fallback answered instead of a served model.
+MODEL_CALLS = Counter("agentdesk_model_calls_total", "Model calls by backend model and outcome", ["model", "outcome"])
 CHECKPOINT_WRITE = Histogram("agentdesk_checkpoint_write_seconds", "Checkpoint write latency",
                              buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
 ROUTES = Counter("agentdesk_routes_total", "Router decisions by route", ["route"])

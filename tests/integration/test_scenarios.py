@@ -27,3 +27,30 @@ def test_eval_scenarios_cli_json():
     assert result["task_success"] == 1.0, result["failures"]
     # One recorded call is deliberately invalid (DDL without a reason) and is scored as such.
     assert 0.9 < result["tool_call_validity"] < 1.0
+    assert result["offline_fallback_calls"] == 0
+
+
+def test_eval_scenarios_refuses_a_dead_endpoint():
+    """Scoring the offline fallback as if it were the endpoint would mislead: a dead endpoint is
+    a clear error before any scenario runs."""
+    out = subprocess.run([sys.executable, "-m", "serving.cli", "eval", "scenarios", "--endpoint",
+                          "http://127.0.0.1:9/v1", "--json"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stdout == ""
+    assert "does not answer GET /models" in out.stderr
+
+
+async def test_eval_scenarios_counts_answers_from_the_offline_fallback(settings_env, capsys):
+    """An endpoint that is up but fails calls: the scenarios still finish (the fallback answers),
+    and the result says how many calls that was, with a warning."""
+    from evals import scenarios
+    from evals.scripted_llm import ScriptedServer
+
+    with ScriptedServer() as llm:
+        settings_env(AGENTDESK_LLM_BASE_URL=None, AGENTDESK_LLM_MAX_RETRIES="0", AGENTDESK_BREAKER_FAILURES="100")
+        llm.script.responder = lambda body: {"fail": 500}
+        result = await scenarios.run(llm.url, names=["research-latency-runbook"])
+    assert result["scenarios"] == 1 and result["offline_fallback_calls"] >= 2  # router and agent at least
+    assert "offline fallback answered" in capsys.readouterr().err
+    import os
+
+    assert "AGENTDESK_LLM_BASE_URL" not in os.environ  # run() gave the process its settings back
