@@ -100,6 +100,32 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - only database failures get the short form below
+        if not _is_database_failure(exc):
+            raise
+        print(f"error: Postgres at {_where()} failed: {str(exc).strip().splitlines()[0]}. Check that it runs "
+              "and DATABASE_URL is right (unset DATABASE_URL to use the embedded Postgres).", file=sys.stderr)
+        return 2
+
+
+def _is_database_failure(exc: BaseException) -> bool:
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    return isinstance(exc, (psycopg.OperationalError, PoolTimeout))
+
+
+def _where() -> str:
+    """host:port/dbname of the configured database, never its password."""
+    import psycopg
+
+    from serving.db import database_url
+
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(database_url())
+    except Exception:  # noqa: BLE001 - a URL that does not parse is reported as such
+        return "(an unparsable DATABASE_URL)"
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
 if __name__ == "__main__":
