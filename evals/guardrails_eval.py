@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from evals.jsonl import DatasetError, read_jsonl
 from guardrails.input_guard import Verdict, check_input
 from guardrails.settings import get_guard_settings
 
@@ -37,36 +38,21 @@ def deployed_guard() -> Callable[[str], Verdict]:
     return lambda text: loop.run_until_complete(nemo_check_input(text))
 
 
-class DatasetError(ValueError):
-    """A dataset row that cannot be scored; the message names the line."""
-
-
 _LABELS = {0: 0, 1: 1, "0": 0, "1": 1, False: 0, True: 1}
 
 
 def load_rows(path: str) -> list[dict]:
     """Rows of {"text": str, "label": 0|1 (also true/false, "0"/"1"), "source"?}, validated."""
-    try:
-        f = open(path, encoding="utf-8")
-    except OSError as exc:
-        raise DatasetError(f"cannot read {path}: {exc.strerror}") from None
     rows = []
-    with f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path}:{n}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                raise DatasetError(f"{path}:{n}: each row needs a string \"text\"")
-            label = row.get("label")
-            if isinstance(label, float) and label in (0.0, 1.0):
-                label = int(label)
-            if isinstance(label, (list, dict)) or label not in _LABELS:
-                raise DatasetError(f"{path}:{n}: \"label\" must be 1 (attack) or 0 (benign), got {label!r}")
-            rows.append({"text": row["text"], "label": _LABELS[label], "source": str(row.get("source") or "unknown")})
+    for n, row in read_jsonl(path):
+        if not isinstance(row.get("text"), str):
+            raise DatasetError(f"{path}:{n}: each row needs a string \"text\"")
+        label = row.get("label")
+        if isinstance(label, float) and label in (0.0, 1.0):
+            label = int(label)
+        if isinstance(label, (list, dict)) or label not in _LABELS:
+            raise DatasetError(f"{path}:{n}: \"label\" must be 1 (attack) or 0 (benign), got {label!r}")
+        rows.append({"text": row["text"], "label": _LABELS[label], "source": str(row.get("source") or "unknown")})
     if not rows:
         raise DatasetError(f"{path} has no rows")
     return rows

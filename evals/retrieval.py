@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from evals.jsonl import DatasetError, read_jsonl
 from rag import chunking, fusion
 from rag.bm25 import BM25Index, tokenize
 from rag.dense import MAX_SEQ_LENGTH, DenseIndex, get_encoder
@@ -36,25 +37,15 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-class DatasetError(ValueError):
-    """A BEIR folder that cannot be read; the message says what is missing or malformed."""
+_LAYOUT = "a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv"
 
 
 def _jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
-    if not path.is_file():
-        raise DatasetError(f"{path} not found (a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv)")
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path}:{n}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or any(k not in row for k in required):
-                raise DatasetError(f"{path}:{n}: each line needs {', '.join(required)}")
-            rows.append(row)
+    for n, row in read_jsonl(path, _LAYOUT):
+        if any(k not in row for k in required):
+            raise DatasetError(f"{path}:{n}: each line needs {', '.join(required)}")
+        rows.append(row)
     return rows
 
 

@@ -33,6 +33,19 @@ def offline_long(messages):
     return AIMessage(" ".join(f"part{i}" for i in range(40)))
 
 
+def _answer_graph(model):
+    """A one-node graph whose node asks `model`: what LangGraph's "messages" stream mode sees."""
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    async def node(state):
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    g = StateGraph(MessagesState)
+    g.add_node("answer", node)
+    g.add_edge(START, "answer")
+    return g.compile()
+
+
 @pytest.fixture
 def llm(settings_env):
     with ScriptedServer() as srv:
@@ -176,17 +189,7 @@ async def test_busy_endpoint_sheds_load_with_a_clear_message(llm, monkeypatch):
 async def test_tokens_stream_through_a_graph_and_truncated_streams_are_retried(llm):
     """LangGraph's "messages" stream mode sees the served model's tokens one by one; a stream cut
     off mid-answer is an error that is retried, never a silently shortened answer."""
-    from langgraph.graph import START, MessagesState, StateGraph
-
-    model = chat_model("research", offline_echo)
-
-    async def node(state):
-        return {"messages": [await model.ainvoke(state["messages"])]}
-
-    g = StateGraph(MessagesState)
-    g.add_node("answer", node)
-    g.add_edge(START, "answer")
-    graph = g.compile()
+    graph = _answer_graph(chat_model("research", offline_echo))
     answer = " ".join(f"word{i}" for i in range(40))
     llm.push({"content": "this answer is cut off early", "fail": "truncated"}, text(answer))
     tokens = [chunk.content async for chunk, meta in graph.astream({"messages": [HumanMessage("hi")]},
@@ -198,20 +201,11 @@ async def test_tokens_stream_through_a_graph_and_truncated_streams_are_retried(l
 async def test_offline_answers_stream_as_tokens_like_served_ones(settings_env):
     """With no endpoint, "messages" stream mode still gets the answer in pieces, each with the
     answer's id, and not the whole message again at the end."""
-    from langgraph.graph import START, MessagesState, StateGraph
-
     settings_env(AGENTDESK_LLM_BASE_URL=None)
-    model = chat_model("research", offline_long)
-
-    async def node(state):
-        return {"messages": [await model.ainvoke(state["messages"])]}
-
-    g = StateGraph(MessagesState)
-    g.add_node("answer", node)
-    g.add_edge(START, "answer")
-    events = [chunk async for chunk, meta in g.compile().astream({"messages": [HumanMessage("hi")]},
-                                                                 stream_mode="messages")]
-    final = await g.compile().ainvoke({"messages": [HumanMessage("hi")]})  # no listener: one reply
+    graph = _answer_graph(chat_model("research", offline_long))
+    events = [chunk async for chunk, meta in graph.astream({"messages": [HumanMessage("hi")]},
+                                                           stream_mode="messages")]
+    final = await graph.ainvoke({"messages": [HumanMessage("hi")]})  # no listener: one reply
     answer = final["messages"][-1].content
     assert answer.endswith("part38 part39")
     assert len(events) >= 4 and events[-1].content.endswith("part39")
@@ -222,26 +216,17 @@ async def test_offline_answers_stream_as_tokens_like_served_ones(settings_env):
 async def test_streamed_tokens_never_show_pii_or_secrets(llm):
     """Token listeners see the answer redacted as the output guard would store it, and no prefix
     of the stream ever holds an item in clear, however the model's tokens split it."""
-    from langgraph.graph import START, MessagesState, StateGraph
-
     from guardrails import pii
 
     answer = ("Found it. Mail john.doe@example.com or call +1 415 555 0100 about invoice 4411. "
               "The service logs in with password: hunter2hunter and key sk-proj-abcDEF1234567890abcdefGHIJ12 "
               "from the vault; payouts go to DE89 3704 0044 0532 0130 00. " + "More detail follows here. " * 6)
-    model = chat_model("research", offline_echo)
-
-    async def node(state):
-        return {"messages": [await model.ainvoke(state["messages"])]}
-
-    g = StateGraph(MessagesState)
-    g.add_node("answer", node)
-    g.add_edge(START, "answer")
+    graph = _answer_graph(chat_model("research", offline_echo))
     llm.push(text(answer))
     seen = ""
     secrets = [answer[m["start"]:m["end"]] for m in pii.find(answer)]
     assert len(secrets) >= 5
-    async for chunk, meta in g.compile().astream({"messages": [HumanMessage("hi")]}, stream_mode="messages"):
+    async for chunk, meta in graph.astream({"messages": [HumanMessage("hi")]}, stream_mode="messages"):
         seen += chunk.content
         assert not any(s in seen for s in secrets)
         assert "hunter2" not in seen and "555 0100" not in seen

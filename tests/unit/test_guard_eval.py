@@ -64,5 +64,5 @@ def test_dataset_rows_are_validated(tmp_path: Path) -> None:
         bad.write_text(body + "\n")
         with pytest.raises(DatasetError, match=msg):
             load_rows(str(bad))
-    with pytest.raises(DatasetError, match="cannot read"):
+    with pytest.raises(DatasetError, match="missing.jsonl not found"):
         load_rows(str(tmp_path / "missing.jsonl"))
