@@ -55,9 +55,10 @@ def rule_features(a: Analysis) -> np.ndarray:
     return np.array([a.cats[c] for c in CATEGORIES] + obf, dtype=np.float32)
 
 
-def features(analyses: list[Analysis]) -> np.ndarray:
-    """Rows of [embedding(384) | rule category scores | obfuscation flags]."""
-    emb = encoder.embed([a.window for a in analyses])
+def features(analyses: list[Analysis], exact: bool = False) -> np.ndarray:
+    """Rows of [embedding(384) | rule category scores | obfuscation flags]. `exact`: the fp32
+    embeddings training uses (guardrails/encoder.py says why serving reads int8)."""
+    emb = encoder.embed([a.window for a in analyses], exact=exact)
     rules = np.stack([rule_features(a) for a in analyses])
     return np.hstack([emb, rules])
 

@@ -2,7 +2,7 @@
 
 Order: length -> injection/jailbreak (rules + classifier over normalised text) -> encoding
 tricks -> PII. Everything is local and CPU-only; p95 is ~10-20 ms on a 2-core box, dominated by
-one fp32 ONNX MiniLM forward pass over at most 64 tokens.
+one int8 ONNX MiniLM forward pass over at most 64 tokens.
 `category` is set only when the message is refused; masking is reported in `findings`.
 """
 

@@ -62,7 +62,7 @@ def _oof(x: np.ndarray, y: np.ndarray, folds: int = 5) -> np.ndarray:
 
 def _features(texts: list[str]) -> tuple[np.ndarray, list[injection.Analysis]]:
     analyses = [injection.analyse(t) for t in texts]
-    x = np.vstack([injection.features(analyses[i : i + 32]) for i in range(0, len(analyses), 32)])
+    x = np.vstack([injection.features(analyses[i : i + 32], exact=True) for i in range(0, len(analyses), 32)])
     return x, analyses
 
 
@@ -132,7 +132,7 @@ def main(args: argparse.Namespace) -> int:
         "dataset_sha256": digest, "n": len(rows), "C": C, "target_fpr": TARGET_FPR,
         "supplement_sha256": hashlib.sha256("\n".join(supplement).encode()).hexdigest(),
         "supplement_n": len(supplement),
-        "features": [f"minilm_{injection.encoder.BACKEND}_mean"] * 384 + list(injection.FEATURE_NAMES),
+        "features": [f"minilm_{injection.encoder.TRAIN_BACKEND}_mean"] * 384 + list(injection.FEATURE_NAMES),
         "max_tokens": injection.encoder.MAX_TOKENS,
     }
     injection.save(injection.ARTIFACT, model.coef_[0], float(model.intercept_[0]), thr, meta)
