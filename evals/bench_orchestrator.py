@@ -63,18 +63,27 @@ async def _checkpoint_rows(saver, thread_id: str) -> int:
         return (await cur.fetchone())["n"]
 
 
-async def _measure(graph, saver, turns: int, durability: str) -> tuple[list[float], float]:
-    times, writes = [], []
-    for i in range(turns + 3):  # three warm-up turns are not counted
-        thread = f"bench-{uuid.uuid4().hex}"
-        config = {"configurable": {"thread_id": thread}}
-        started = time.perf_counter()
-        await graph.ainvoke({"messages": [HumanMessage(QUESTION)]}, config, durability=durability)
-        elapsed = (time.perf_counter() - started) * 1000
-        if i >= 3:
-            times.append(elapsed)
-            writes.append(await _checkpoint_rows(saver, thread))
-    return times, statistics.mean(writes)
+async def _turn(graph, saver, durability: str) -> tuple[float, int]:
+    thread = f"bench-{uuid.uuid4().hex}"
+    config = {"configurable": {"thread_id": thread}}
+    started = time.perf_counter()
+    await graph.ainvoke({"messages": [HumanMessage(QUESTION)]}, config, durability=durability)
+    elapsed = (time.perf_counter() - started) * 1000
+    return elapsed, await _checkpoint_rows(saver, thread)
+
+
+async def _measure(graphs: list, saver, turns: int, durability: str) -> list[tuple[list[float], float]]:
+    """Turns of each graph, interleaved (a, b, a, b, ...), so a machine that slows down or speeds
+    up during the run moves both sides alike; three warm-up turns each are not counted."""
+    times: list[list[float]] = [[] for _ in graphs]
+    writes: list[list[int]] = [[] for _ in graphs]
+    for i in range(turns + 3):
+        for g, graph in enumerate(graphs):
+            elapsed, rows = await _turn(graph, saver, durability)
+            if i >= 3:
+                times[g].append(elapsed)
+                writes[g].append(rows)
+    return [(t, statistics.mean(w)) for t, w in zip(times, writes)]
 
 
 async def _commit_ms(saver, n: int = 50) -> float:
@@ -115,8 +124,7 @@ async def run(turns: int, durability: str) -> dict:
         async with checkpointer() as saver:
             desk = build_orchestrator(checkpointer=saver)
             bare = _baseline(saver, llm.url)
-            ours, writes = await _measure(desk, saver, turns, durability)
-            base, base_writes = await _measure(bare, saver, turns, durability)
+            (ours, writes), (base, base_writes) = await _measure([desk, bare], saver, turns, durability)
             commit_ms = await _commit_ms(saver)
     p50, base_p50 = statistics.median(ours), statistics.median(base)
     return {
