@@ -21,6 +21,7 @@ from langgraph_sdk import Auth
 
 from serving import users
 from serving.rate_limit import SharedTokenBucket
+from serving.settings import get_settings
 
 log = logging.getLogger(__name__)
 auth = Auth()
@@ -124,7 +125,7 @@ def _header(headers: dict, name: bytes) -> str | None:
 # ------------------------------------------------------------------ rate limit
 
 # In Postgres, so replicas share one bucket per user (serving/rate_limit.py).
-RUNS = SharedTokenBucket(float(os.environ.get("AGENTDESK_RUNS_PER_MINUTE", "60")))
+RUNS = SharedTokenBucket(get_settings().runs_per_minute)
 
 
 # ------------------------------------------------------------------ ownership

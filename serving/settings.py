@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=200_000, alias="AGENTDESK_MAX_TOKENS")
     max_cost: float = Field(default=5.0, alias="AGENTDESK_MAX_COST")
     max_input_chars: int = Field(default=20_000, alias="AGENTDESK_MAX_INPUT_CHARS")
+    # Runs per minute per user in keys mode (0 = no limit); one bucket in Postgres for all replicas.
+    runs_per_minute: float = Field(default=60.0, alias="AGENTDESK_RUNS_PER_MINUTE")
 
     # DevOps signals; unset means agentdesk's own metrics and logs.
     prometheus_url: str | None = Field(default=None, alias="PROMETHEUS_URL")
