@@ -115,16 +115,29 @@ class EndpointError(RuntimeError):
     """The endpoint to evaluate does not answer; scoring the offline fallback instead would mislead."""
 
 
-def _check_endpoint(endpoint: str, timeout_s: float = 10.0) -> None:
-    import httpx
+def resolve_endpoint(endpoint: str, timeout_s: float = 10.0) -> tuple[str, str]:
+    """(API base, model) to evaluate. Accepts the server root as well as its `/v1` base. The model
+    is AGENTDESK_LLM_MODEL when set, else the one the endpoint lists first, so a vLLM serving any
+    model is scored as it is, not through the offline fallback."""
+    from serving.settings import get_settings
+    from serving.vllm.check_endpoint import EndpointProblem, served_models
 
     try:
-        resp = httpx.get(endpoint.rstrip("/") + "/models", timeout=timeout_s,
-                         headers={"Authorization": f"Bearer {os.environ.get('AGENTDESK_LLM_API_KEY', 'EMPTY')}"})
-    except httpx.HTTPError as exc:
-        raise EndpointError(f"{endpoint} does not answer GET /models ({type(exc).__name__}: {exc})") from None
-    if resp.status_code != 200:
-        raise EndpointError(f"{endpoint} answered GET /models with HTTP {resp.status_code}")
+        api_base, served = served_models(endpoint, timeout_s=timeout_s,
+                                         api_key=os.environ.get("AGENTDESK_LLM_API_KEY", "EMPTY"))
+    except EndpointProblem as exc:
+        raise EndpointError(str(exc)) from None
+    settings = get_settings()
+    if "llm_model" in settings.model_fields_set:  # chosen by the user: it must be served
+        if settings.llm_model not in served:
+            raise EndpointError(f"AGENTDESK_LLM_MODEL={settings.llm_model!r} is not served by {api_base}; "
+                                f"it lists {served}")
+        return api_base, settings.llm_model
+    if settings.llm_model not in served:
+        print(f"evaluating {served[0]!r}, the first model {api_base} lists (set AGENTDESK_LLM_MODEL to "
+              "choose another)", file=sys.stderr)
+        return api_base, served[0]
+    return api_base, settings.llm_model
 
 
 def _offline_answers() -> float:
@@ -143,17 +156,19 @@ async def run(endpoint: str | None, names: list[str] | None = None) -> dict:
     from serving.settings import get_settings
 
     scenarios = [s for s in load_scenarios() if not names or s["name"] in names]
+    env = {"AGENTDESK_LLM_BASE_URL": None, "AGENTDESK_LLM_MODEL": None}
     if endpoint:
-        _check_endpoint(endpoint)
+        env["AGENTDESK_LLM_BASE_URL"], env["AGENTDESK_LLM_MODEL"] = resolve_endpoint(endpoint)
     await ensure_warehouse_async()
     offline_before = _offline_answers()
     outcomes: list[Outcome] = []
     server = None if endpoint else ScriptedServer()
-    saved_url = os.environ.get("AGENTDESK_LLM_BASE_URL")
+    saved = {key: os.environ.get(key) for key in env}
     try:
         if server:
             server.__enter__()
-        os.environ["AGENTDESK_LLM_BASE_URL"] = endpoint or server.url  # type: ignore[union-attr]
+            env["AGENTDESK_LLM_BASE_URL"] = server.url
+        os.environ.update({k: v for k, v in env.items() if v is not None})
         get_settings.cache_clear()
         gateway.reset()
         from graphs.orchestrator import build_orchestrator
@@ -169,10 +184,11 @@ async def run(endpoint: str | None, names: list[str] | None = None) -> dict:
     finally:
         if server:
             server.__exit__(None, None, None)
-        if saved_url is None:  # in-process callers get their settings back
-            os.environ.pop("AGENTDESK_LLM_BASE_URL", None)
-        else:
-            os.environ["AGENTDESK_LLM_BASE_URL"] = saved_url
+        for key, value in saved.items():  # in-process callers get their settings back
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         get_settings.cache_clear()
         gateway.reset()
     n = len(outcomes)
@@ -182,7 +198,8 @@ async def run(endpoint: str | None, names: list[str] | None = None) -> dict:
         print(f"warning: the offline fallback answered {offline} model call(s): the endpoint failed or timed out "
               "for them, so those scenarios score the fallback, not the endpoint", file=sys.stderr)
     return {
-        "endpoint": endpoint or "scripted",
+        "endpoint": env["AGENTDESK_LLM_BASE_URL"] if endpoint else "scripted",
+        "model": env["AGENTDESK_LLM_MODEL"] if endpoint else "scripted",
         "offline_fallback_calls": offline,
         "scenarios": n,
         "route_accuracy": round(sum(o.route_ok for o in outcomes) / n, 3) if n else 0.0,

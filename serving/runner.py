@@ -82,6 +82,26 @@ def server_command(port: int, host: str, n_jobs: int | None, config: Path) -> li
     return cmd
 
 
+def model_preflight(settings) -> str:
+    """One line on the model endpoint: what is configured and whether it serves that model. Never
+    fatal (the endpoint may come up after the server; until then the offline fallback answers),
+    but a wrong address or model name is said here rather than as fallback answers later."""
+    from serving.vllm.check_endpoint import EndpointProblem, served_models
+
+    if settings.offline:
+        return "offline model (set AGENTDESK_LLM_BASE_URL for vLLM)"
+    line = f"{settings.llm_model} at {settings.llm_base_url}"
+    try:
+        api, served = served_models(settings.llm_base_url, timeout_s=3.0, api_key=settings.llm_api_key)
+    except EndpointProblem as exc:
+        return f"{line}\nwarning: {exc}; the offline fallback answers until it does"
+    if api != settings.llm_base_url.rstrip("/"):
+        return f"{line}\nwarning: the API is at {api}: set AGENTDESK_LLM_BASE_URL={api}"
+    if settings.llm_model not in served:
+        return f"{line}\nwarning: {settings.llm_model!r} is not served there (it lists {served}): set AGENTDESK_LLM_MODEL"
+    return f"{line} (served)"
+
+
 def main(args: argparse.Namespace) -> int:
     from serving.db import database_url
 
@@ -92,9 +112,7 @@ def main(args: argparse.Namespace) -> int:
     where = "DATABASE_URL" if settings.database_url else f"embedded Postgres in {settings.data_dir / 'pg'}"
     print(f"database: {where}", flush=True)
     prepare(url)
-    model = "offline model (set AGENTDESK_LLM_BASE_URL for vLLM)" if settings.offline else \
-        f"{settings.llm_model} at {settings.llm_base_url}"
-    print(f"model: {model}", flush=True)
+    print(f"model: {model_preflight(settings)}", flush=True)
 
     env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
     config = runtime_config(settings.data_dir)

@@ -83,6 +83,33 @@ def split_base_url(base_url: str) -> tuple[str, str]:
     return root, root + "/v1"
 
 
+class EndpointProblem(RuntimeError):
+    """The endpoint does not answer `GET /models` with a model list."""
+
+
+def served_models(base_url: str, *, timeout_s: float = 10.0, api_key: str | None = None) -> tuple[str, list[str]]:
+    """(OpenAI API base, model ids it lists). Accepts the API base or, as people often give vLLM's
+    address, the server root: `GET /models` answering 404 there is retried under /v1."""
+    base = base_url.rstrip("/")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        for api in [base] if base.endswith("/v1") else [base, base + "/v1"]:
+            resp = httpx.get(api + "/models", timeout=timeout_s, headers=headers)
+            if resp.status_code != 404:
+                break
+    except httpx.HTTPError as exc:
+        raise EndpointProblem(f"{base_url} does not answer GET /models ({type(exc).__name__}: {exc})") from None
+    if resp.status_code != 200:
+        raise EndpointProblem(f"{api} answered GET /models with HTTP {resp.status_code}")
+    try:
+        ids = [str(m["id"]) for m in resp.json()["data"]]
+    except (ValueError, KeyError, TypeError):
+        raise EndpointProblem(f"{api}/models is not an OpenAI model list: {resp.text[:200]!r}") from None
+    if not ids:
+        raise EndpointProblem(f"{api}/models lists no models")
+    return api, ids
+
+
 class _Fail(Exception):
     pass
 

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from evals.scenarios import load_scenarios
 
 
@@ -54,3 +56,36 @@ async def test_eval_scenarios_counts_answers_from_the_offline_fallback(settings_
     import os
 
     assert "AGENTDESK_LLM_BASE_URL" not in os.environ  # run() gave the process its settings back
+
+
+async def test_eval_scenarios_finds_the_api_base_and_the_served_model(settings_env, capsys):
+    """vLLM is often given as its server root, and serves whatever model it was started with: the
+    eval finds `/v1` and evaluates the listed model, so no call falls back to the offline model."""
+    from evals import scenarios
+    from evals.scripted_llm import ScriptedServer
+
+    with ScriptedServer() as llm:
+        llm.script.model = "org/some-other-model"
+        settings_env(AGENTDESK_LLM_BASE_URL=None, AGENTDESK_LLM_MODEL=None)
+        root = llm.url.removesuffix("/v1")
+        assert scenarios.resolve_endpoint(root) == (llm.url, "org/some-other-model")
+        assert "first model" in capsys.readouterr().err
+        llm.push(*scenarios._replies(next(s for s in scenarios.load_scenarios()
+                                          if s["name"] == "research-latency-runbook")))
+        result = await scenarios.run(root, names=["research-latency-runbook"])
+        seen = {body.get("model") for body in llm.script.requests}
+    assert result["endpoint"] == llm.url and result["model"] == "org/some-other-model"
+    assert result["offline_fallback_calls"] == 0 and result["task_success"] == 1.0, result
+    assert seen == {"org/some-other-model"}
+
+
+def test_eval_scenarios_refuses_a_chosen_model_the_endpoint_does_not_serve(settings_env):
+    from evals import scenarios
+    from evals.scripted_llm import ScriptedServer
+
+    with ScriptedServer() as llm:
+        settings_env(AGENTDESK_LLM_MODEL="org/not-served")
+        with pytest.raises(scenarios.EndpointError, match="not served.*lists"):
+            scenarios.resolve_endpoint(llm.url)
+        llm.script.model = "org/not-served"
+        assert scenarios.resolve_endpoint(llm.url) == (llm.url, "org/not-served")

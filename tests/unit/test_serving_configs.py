@@ -25,7 +25,7 @@ import yaml
 from compose_spec import PyCompose
 
 from evals.scripted_llm import ScriptedServer, free_port, text, tool
-from serving.vllm.check_endpoint import run_checks, split_base_url
+from serving.vllm.check_endpoint import EndpointProblem, run_checks, served_models, split_base_url
 
 ROOT = Path(__file__).resolve().parents[2]
 VLLM_DIR = ROOT / "serving" / "vllm"
@@ -442,3 +442,32 @@ def test_check_endpoint_cli_exit_codes_and_json():
     assert [c["name"] for c in report["checks"] if not c["ok"]] == ["tool_call"]
     usage = subprocess.run([*cmd], capture_output=True, text=True, env=env, timeout=60)
     assert usage.returncode == 2  # --base-url is required
+
+
+def test_served_models_finds_the_api_under_the_server_root():
+    with ScriptedServer() as srv:
+        root = srv.url.removesuffix("/v1")
+        assert served_models(root) == (srv.url, ["scripted-model"])
+        assert served_models(srv.url + "/") == (srv.url, ["scripted-model"])
+    with pytest.raises(EndpointProblem, match="does not answer GET /models"):
+        served_models(f"http://127.0.0.1:{free_port()}", timeout_s=2)
+
+
+def test_make_run_says_when_the_model_endpoint_is_wrong():
+    """`agentdesk run` starts either way (the endpoint may come up later), but a wrong address or
+    model name is one warning at startup instead of silent offline-fallback answers."""
+    from serving.runner import model_preflight
+    from serving.settings import Settings
+
+    def line(**env) -> str:
+        return model_preflight(Settings(**env))
+
+    assert line(AGENTDESK_LLM_BASE_URL=None).startswith("offline model")
+    with ScriptedServer() as srv:
+        assert line(AGENTDESK_LLM_BASE_URL=srv.url, AGENTDESK_LLM_MODEL="scripted-model").endswith("(served)")
+        assert f"set AGENTDESK_LLM_BASE_URL={srv.url}" in line(
+            AGENTDESK_LLM_BASE_URL=srv.url.removesuffix("/v1"), AGENTDESK_LLM_MODEL="scripted-model")
+        assert "'org/other' is not served there (it lists ['scripted-model'])" in line(
+            AGENTDESK_LLM_BASE_URL=srv.url, AGENTDESK_LLM_MODEL="org/other")
+    dead = line(AGENTDESK_LLM_BASE_URL=f"http://127.0.0.1:{free_port()}/v1")
+    assert "warning:" in dead and "offline fallback answers until it does" in dead
