@@ -18,6 +18,19 @@ def _lazy(target: str):
     return run
 
 
+def _at_least(low: float, kind: type = int):
+    """An argparse type: a number of `kind` no smaller than `low`, else a usage error (exit 2)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be {low} or more, got {text}")
+        return value
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="agentdesk", description="agentdesk multi-agent desk")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level to stderr")
@@ -56,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_lazy("evals.scenarios:main"))
 
     pr = sub.add_parser("prune", help="delete checkpoints of threads idle for more than N days")
-    pr.add_argument("--older-than", type=float, required=True, metavar="DAYS", help="idle for more than DAYS (fractions allowed)")
+    pr.add_argument("--older-than", type=_at_least(0, float), required=True, metavar="DAYS", help="idle for more than DAYS (fractions allowed)")
     pr.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
     pr.set_defaults(func=_lazy("serving.prune:main"))
 
@@ -79,15 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
     bl = b.add_parser("load", help="many concurrent threads against a server, scripted model at a fixed latency")
-    bl.add_argument("--threads", type=int, default=50, help="concurrent threads (default 50)")
-    bl.add_argument("--turns", type=int, default=10, help="turns per thread (default 10)")
-    bl.add_argument("--model-latency-ms", type=float, default=200, help="scripted model latency per call (default 200)")
+    bl.add_argument("--threads", type=_at_least(1), default=50, help="concurrent threads (default 50)")
+    bl.add_argument("--turns", type=_at_least(1), default=10, help="turns per thread (default 10)")
+    bl.add_argument("--model-latency-ms", type=_at_least(0, float), default=200, help="scripted model latency per call (default 200)")
     bl.add_argument("--url", default=None,
                     help="a running server to drive; default: start one (and the scripted model) and stop it after")
     bl.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     bl.set_defaults(func=_lazy("evals.bench_load:main"))
     bo = b.add_parser("orchestrator", help="one routed turn against bare LangGraph, same database, zero-latency model")
-    bo.add_argument("--turns", type=int, default=50, help="measured turns per graph (default 50)")
+    bo.add_argument("--turns", type=_at_least(1), default=50, help="measured turns per graph (default 50)")
     bo.add_argument("--durability", choices=["sync", "async", "exit"], default="async",
                     help="LangGraph checkpoint durability mode for both graphs (default: async)")
     bo.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -50,4 +50,4 @@ def test_prune_cli_reports_counts():
 def test_prune_rejects_negative_days():
     out = subprocess.run([sys.executable, "-m", "serving.cli", "prune", "--older-than", "-1"],
                          capture_output=True, text=True, timeout=60)
-    assert out.returncode != 0 and "zero or more" in out.stderr
+    assert out.returncode == 2 and "--older-than: must be 0 or more" in out.stderr

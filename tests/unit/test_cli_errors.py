@@ -1,9 +1,12 @@
-"""The CLI's answer to a database it cannot reach: one line naming host, port and database (never
-the password) and what to check, exit code 2, instead of a traceback."""
+"""The CLI's answer to bad input: a database it cannot reach is one line naming host, port and
+database (never the password) and what to check, exit code 2, instead of a traceback; counts that
+make no sense are usage errors."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from serving import db
 from serving.cli import main
@@ -17,3 +20,17 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path, monkeypatch, cap
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: Postgres at 127.0.0.1:1/nowhere failed: connection failed")
     assert "DATABASE_URL" in err and "hunter2" not in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "load", "--threads", "0"], "--threads: must be 1 or more, got 0"),
+    (["bench", "load", "--turns", "many"], "--turns: 'many' is not an integer"),
+    (["bench", "load", "--model-latency-ms", "-5"], "--model-latency-ms: must be 0 or more"),
+    (["bench", "orchestrator", "--turns", "0"], "--turns: must be 1 or more"),
+    (["prune", "--older-than", "-1"], "--older-than: must be 0 or more"),
+])
+def test_counts_that_make_no_sense_are_usage_errors(argv, message, capsys) -> None:
+    """Zero turns used to end in a traceback from statistics.mean; zero threads 'succeeded'."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
