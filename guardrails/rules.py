@@ -57,7 +57,10 @@ RULES: tuple[Rule, ...] = (
     _r("new_instructions", "override", 0.8,
        r"\b(?:new|updated|real|actual|true|revised|secret|hidden|additional|special)\s+(?:system\s+)?(?:instructions?|prompt|rules|directives?|task)\s*(?::|are|is\b|follow)"),
     _r("from_now_on", "override", 0.6,
-       r"\b(?:from now on|from this (?:point|moment)(?: on)?|henceforth|for the rest of (?:this|the) conversation)\b[^.\n]{0,40}\b(?:you|your|respond|answer|act|only|always|never)\b"),
+       r"\b(?:from now on|from this (?:point|moment)(?: on)?|henceforth|for the rest of (?:this|the) conversation)\b"
+       # "from now on, answer in German" / "in a table" is a preference, not a new master
+       r"(?![\s,]*(?:please\s+)?(?:answer|respond|reply|write|talk|speak)\s+(?:to me\s+)?in\s+(?:a\s+)?\w+(?:\s+please)?\s*[.!]?\s*$)"
+       r"[^.\n]{0,40}\b(?:you|your|respond|answer|act|only|always|never)\b"),
     _r("instead_do", "override", 0.5,
        r"\b(?:instead|rather)\b\W+(?:you (?:should|must|will)\W+)?(?:say|print|output|respond|reply|write|tell|reveal|answer)\b"),
     _r("do_not_follow", "override", 0.9,
@@ -80,6 +83,39 @@ RULES: tuple[Rule, ...] = (
        r"\b(?:ignore[zr]?|oublie[zr]?|ignora|ignore|olvida|olvide|dimentica|ignorate)\b[^.\n]{0,30}\b(?:instructions|consignes|instrucciones|istruzioni|indicaciones|r[eè]gles|reglas|regole)"),
     _r("de_now_task", "override", 0.6,
        r"\b(?:jetzt|nun|stattdessen|ab sofort)\b[^.\n]{0,40}\b(?:neue|folgende|andere)\s+(?:aufgabe|anweisung|rolle)"),
+    # Languages the rules above do not cover. In Chinese, Japanese and Korean the object comes
+    # before the verb ("以前の指示を...無視して"), so both orders are matched.
+    _r("override_multilingual", "override", 1.0,
+       r"(?:忽略|无视|無視|忘记|忘掉|忘記|不要理会|不要遵守)[^。\n]{0,12}(?:指示|指令|说明|規則|规则|提示|设定|設定)"
+       r"|(?:指示|指令|命令|ルール|規則|プロンプト|設定|지시|명령|규칙|프롬프트)[^。\n]{0,15}(?:無視|忘れ|忽略|무시|잊어)"
+       r"|\b(?:игнорируй\w*|проигнорируй\w*|забудь\w*|не обращай внимания)\b[^.\n]{0,40}(?:инструкци|указани|правил|промпт|всё|все|ограничени)"
+       r"|\b(?:ignore|ignora|esqueça|esqueca|desconsidere|negeer|vergeet|zignoruj|ignoruj|zapomnij)\b[^.\n]{0,30}"
+       r"\b(?:instruç\w+|instrucoes|regras|orientaç\w+|instructies|regels|instrukcj\w+|polecenia|zasady)"
+       r"|(?:talimat\w*|kural\w*)[^.\n]{0,20}(?:yok say|unut|görmezden gel)"),
+    _r("claimed_authority", "override", 0.8,
+       r"\b(?:instructions?|message|note|notice|update|orders?|directives?)\s+from\s+(?:your|the)\s+(?:developers?|creators?|admins?|"
+       r"administrators?|operators?|makers|owners?|openai|anthropic)\b"
+       r"|\b(?:openai|anthropic|google|meta)\s+(?:staff|employees?|engineers?|team|safety team)\b"
+       r"|\bas your (?:administrator|admin|developer|creator|owner|operator)\b"),
+    _r("safety_suspended", "jailbreak", 0.8,
+       r"\b(?:safety|content|security|moderation|ethical|ethics)\s+(?:rules|polic(?:y|ies)|guidelines|filters?|restrictions|guardrails|protocols?|checks)\b"
+       r"[^.\n]{0,30}\b(?:are|is|have been|has been|were|now)\b[^.\n]{0,15}\b(?:suspended|disabled|lifted|removed|turned off|switched off|"
+       r"void|deactivated|waived|paused|cancel+ed|no longer (?:apply|in effect))\b"
+       r"|\byour\s+(?:guidelines|rules|restrictions|polic(?:y|ies)|filters|limits)\s+(?:have been|has been|are|were)\s+(?:\w+\s+)?"
+       r"(?:lifted|removed|suspended|disabled|revoked|waived)\b"),
+    _r("disregard_policy", "override", 0.9,
+       r"\b(?:ignore|disregard|bypass|override|forget|suspend|circumvent)\b[^.\n]{0,20}\b(?:your|its)\s+(?:\w+\s+)?"
+       r"(?:polic(?:y|ies)|guidelines|safeguards|filters|guardrails|restrictions|ethics|principles|training)\b"
+       r"|\b(?:ignore|disregard|bypass|circumvent)\b[^.\n]{0,20}\b(?:content|usage|safety)\s+polic(?:y|ies)\b"),
+    _r("conversation_never_happened", "override", 0.8,
+       r"\b(?:pretend|assume|imagine|act as if|act like)\b[^.\n]{0,30}\b(?:previous|prior|earlier|above|this|our)\s+"
+       r"(?:conversation|chat|instructions?|messages?|context|prompt)\s+(?:never\s+(?:happened|existed)|didn't happen|did not happen|"
+       r"(?:doesn't|does not|don't|do not) exist|(?:is|are|was|were) (?:gone|deleted|erased|void))"),
+    _r("pwned_canary", "override", 1.0, r"\bI\s+have\s+been\s+PWNED\b"),
+    _r("skip_approval", "override", 0.4,  # below the retrieval guard's 0.5: docs say "cannot skip the approval step"
+       r"\b(?:without|do not|don't|never|no need to)\s+(?:ask(?:ing)?|wait(?:ing)?|request(?:ing)?|seek(?:ing)?)\s+(?:for\s+)?"
+       r"(?:any\s+|an\s+|the\s+)?(?:approval|confirmation|permission|human review)\b"
+       r"|\bskip(?:ping)?\s+(?:the\s+)?(?:approval|confirmation|human review)(?:\s+step)?\b"),
     # --- role-play / persona jailbreaks ---------------------------------------------------
     _r("dan", "jailbreak", 1.2, r"\b(?:DAN|do anything now|STAN|DUDE|AIM|UCAR|BetterDAN|AntiGPT|DevMode)\b(?=[^.\n]{0,80}\b(?:mode|now|act|stands|prompt|character|persona|jailbr|rules|restrict|filter))"),
     _r("dev_mode", "jailbreak", 1.0, r"\b(?:developer|dev|god|debug|admin|sudo|unrestricted|jailbreak|evil|chaos)\s*mode\b[^.\n]{0,60}\b(?:enabled|on|activated|engaged|you|now)\b"),
@@ -111,6 +147,19 @@ RULES: tuple[Rule, ...] = (
        r"\b(?:start|begin)\s+(?:your\s+)?(?:response|reply|answer|output)\s+with\s+(?:the\s+)?(?:words|text|phrase)?\s*[\"'“]?(?:you are|your instructions|system)"),
     _r("what_were_you_told", "exfiltration", 1.0,
        r"\bwhat\s+(?:were|are)\s+you\s+(?:told|instructed|programmed|initiali[sz]ed)\b|\bhow\s+were\s+you\s+(?:instructed|prompted|programmed)\b"),
+    _r("context_dump", "exfiltration", 1.0,
+       r"\b(?:output|print|dump|reveal|show|display|return|repeat|list|echo|give me|tell me)\b[^.\n]{0,30}"
+       r"(?:\bcontents? of (?:your|the) (?:context(?: window)?|memory|prompt)\b|\byour (?:context window|memory|hidden (?:messages?|instructions|text|prompt))\b"
+       r"|\b(?:the )?hidden (?:text|messages?|instructions) (?:that came |that was |written )?(?:before|above)\b"
+       r"|\b(?:the )?first message of (?:this|the|our) (?:conversation|chat)\b[^.\n]{0,40}\bsystem\b)"),
+    _r("markdown_exfil", "exfiltration", 1.0,
+       # an image the client fetches by itself, its URL carrying a placeholder for data from the chat
+       r"!\[[^\]\n]{0,80}\]\(\s*https?://[^)\s]*\?[^)\s]*(?:\{[^}\s]{1,40}\}|%7B|<[^>\s]{1,40}>|\b[A-Z]+(?:_[A-Z]+)+\b|"
+       r"\b(?:history|conversation|chat|secret|token|password|apikey|api_key|prompt|credentials?)\b)"),
+    _r("data_into_url", "exfiltration", 0.6,
+       r"\b(?:append|add|attach|include|insert|encode|put|send|embed)\b[^.\n]{0,60}\b(?:e-?mail(?: address)?|session(?: token| id| cookie)?|"
+       r"token|cookies?|passwords?|credentials?|api keys?|secrets?|previous messages|conversation|chat history|history)\b"
+       r"[^.\n]{0,40}\b(?:url|link|https?://|query string|webhook)"),
     # --- delimiter / prompt-format injection ----------------------------------------------
     _r("chat_tokens", "delimiter", 0.8,
        r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\|>|\[/?INST\]|<</?SYS>>|<\s*/?\s*(?:system|sys|instructions?|admin)\s*>"),
