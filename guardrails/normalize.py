@@ -1,7 +1,8 @@
 """Undo the cheap obfuscations attackers use so rules and the classifier see the plain words.
 
 `normalize(text)` returns the text a detector should read (`clean`), extra `views` worth
-scanning (leetspeak-folded, spaced letters joined, decoded base64 and hidden tag characters),
+scanning (leetspeak-folded, spaced letters joined, decoded base64, hex and percent-encoding,
+hidden tag characters, and the text reversed when it asks to be read backwards),
 and `signals`: counts of each trick found, which the encoding check and the classifier use.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import urllib.parse
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -49,6 +51,12 @@ _LEET_CHARS = frozenset("013457@$")
 # Letters spelled out one by one: "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e".
 _SPACED_RE = re.compile(r"\b(?:[A-Za-z][ .\-_*]){3,}[A-Za-z]\b")
 
+_HEX_RE = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){12,}(?![0-9A-Fa-f])")
+_PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
+# "Read this backwards": the only reason to write an instruction reversed is to hide it.
+_REVERSE_CUE_RE = re.compile(
+    r"\b(?:read|written|write|spelled|spell|typed|text|message|sentence|this|it)\b[^.\n]{0,20}"
+    r"(?:\bbackwards?\b|\bin reverse\b|\breversed\b|\bright to left\b|\bmirrored\b)|\brückwärts\b|à l'envers|\bal revés\b", re.I)
 _B64_RE = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/=_-])")
 
 
@@ -57,10 +65,12 @@ class Normalized:
     clean: str
     views: list[str] = field(default_factory=list)
     signals: dict[str, int] = field(default_factory=dict)
+    # Scanned by the rules but kept out of the classifier's window (reversed text is noise to it).
+    rule_views: list[str] = field(default_factory=list)
 
     @property
     def all_views(self) -> list[str]:
-        return [self.clean, *self.views]
+        return [self.clean, *self.views, *self.rule_views]
 
 
 def _fold_homoglyphs(text: str) -> tuple[str, int]:
@@ -97,10 +107,21 @@ def _decode_b64(blob: str) -> str | None:
         out = raw.decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
+    return out if _readable(out) else None
+
+
+def _readable(out: str) -> bool:
     printable = sum(1 for c in out if c.isprintable() or c in "\n\t")
-    if printable < 0.9 * len(out) or " " not in out:
+    return printable >= 0.9 * len(out) and " " in out
+
+
+def _decode_hex(blob: str) -> str | None:
+    """Hex of readable text (hashes and ids decode to binary and are dropped)."""
+    try:
+        out = bytes.fromhex(blob).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
         return None
-    return out
+    return out if _readable(out) else None
 
 
 def normalize(text: str) -> Normalized:
@@ -124,6 +145,14 @@ def normalize(text: str) -> Normalized:
     decoded = [d for m in _B64_RE.finditer(s) if (d := _decode_b64(m.group()))]
     signals["base64_text_blobs"] = len(decoded)
     views.extend(decoded)
+    hexed = [d for m in _HEX_RE.finditer(s) if (d := _decode_hex(m.group()))]
+    signals["hex_text_blobs"] = len(hexed)
+    views.extend(hexed)
+    # Percent-encoded words ("Ignore%20all%20previous..."): a URL's few escapes are not worth a view.
+    signals["percent_escapes"] = len(_PERCENT_RE.findall(s))
+    if signals["percent_escapes"] >= 4 and (unquoted := urllib.parse.unquote(s)) != s and unquoted.count(" ") > s.count(" ") + 2:
+        views.append(unquoted)
+    rule_views = [s[::-1]] if _REVERSE_CUE_RE.search(s) else []
 
     leet_hits = 0
 
@@ -144,7 +173,7 @@ def normalize(text: str) -> Normalized:
     signals["spaced_letters"] = len(_SPACED_RE.findall(leet))
     if spaced != s:
         views.append(spaced)
-    return Normalized(clean=s, views=views, signals=signals)
+    return Normalized(clean=s, views=views, signals=signals, rule_views=rule_views)
 
 
 def strip_invisible(text: str) -> str:
