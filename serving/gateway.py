@@ -142,6 +142,8 @@ def _breaker(key: str, settings: Settings) -> CircuitBreaker:
 def _remote(base_url: str, model: str, settings: Settings, role: str) -> Backend:
     from langchain_openai import ChatOpenAI
 
+    from serving.plain_completions import plain_clients
+
     chat = ChatOpenAI(
         base_url=base_url,
         model=model,
@@ -149,6 +151,8 @@ def _remote(base_url: str, model: str, settings: Settings, role: str) -> Backend
         timeout=settings.llm_timeout_s,
         max_retries=0,  # retries are ours, so backoff, Retry-After and the breaker agree
         stream_usage=True,
+        # the request JSON as LangChain built it, without the SDK's per-call typed walk over it
+        **plain_clients(base_url, settings.llm_api_key, settings.llm_timeout_s),
     )
     return Backend(
         name=f"{base_url}#{model}",
