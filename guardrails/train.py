@@ -5,9 +5,11 @@ The threshold is picked on out-of-fold scores (never in-sample ones, which are o
 so that the deployed decision - classifier OR a near-certain rule - keeps FPR <= TARGET_FPR.
 The data stays where it is; only weights, bias and threshold are written.
 
-Training also reads `guardrails/data/benign_desk.txt`, benign requests in this product's own
-domain (documents, SQL, code, operations), as extra negatives. They are only ever training rows:
-every reported figure is measured on dev.jsonl rows alone, so the supplement cannot flatter them.
+Training also reads two benign supplements as extra negatives: `guardrails/data/benign_desk.txt`,
+requests in this product's own domain (documents, SQL, code, operations), and `benign_tasks.txt`,
+generic task instructions with output formats ("answer yes or no", "respond with the label only"),
+which a model trained on dev alone mistakes for injections. They are only ever training rows:
+every reported figure is measured on dev.jsonl rows alone, so the supplements cannot flatter them.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from guardrails.rules import CATEGORIES, RULE_BLOCK
 TARGET_FPR = 0.01  # half the 0.02 budget: unseen benign text scores higher than dev benign text
 C = 0.2  # stronger regularisation generalised better to a held-out source (see docs)
 SEED = 0
-SUPPLEMENT = Path(__file__).parent / "data" / "benign_desk.txt"
+_DATA = Path(__file__).parent / "data"
+SUPPLEMENTS = (_DATA / "benign_desk.txt", _DATA / "benign_tasks.txt")
 
 
 def load_rows(path: str) -> list[dict]:
@@ -38,8 +41,8 @@ def load_rows(path: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def load_supplement(path: Path = SUPPLEMENT) -> list[str]:
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+def load_supplement(paths: tuple[Path, ...] = SUPPLEMENTS) -> list[str]:
+    lines = [ln for path in paths if path.exists() for ln in path.read_text(encoding="utf-8").splitlines()]
     return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
 
 

@@ -135,7 +135,10 @@ async def test_guard_nodes_through_nemo_rails_block_mask_and_redact(desk, nemo_g
 
 
 async def test_nemo_output_rails_add_yara_to_the_answer_check(desk, nemo_guards):
-    out = await ask(desk, cfg(), "```python\nprint('<script>alert(document.cookie)</script>')\n```")
+    # The script tag is assembled at run time: the input guard refuses it written out whole
+    # (`<script>alert(document.cookie)</script>` scores above the threshold), and this test is
+    # about the answer.
+    out = await ask(desk, cfg(), "```python\nprint('<scr' + 'ipt>alert(document.title)</scr' + 'ipt>')\n```")
     assert "<script>" not in last_ai(out)
     output = [r for r in out["guard"] if r["stage"] == "output"]
     assert any(f["type"] == "yara" for r in output for f in r["findings"])
