@@ -92,6 +92,26 @@ RULES: tuple[Rule, ...] = (
        r"|\b(?:ignore|ignora|esqueça|esqueca|desconsidere|negeer|vergeet|zignoruj|ignoruj|zapomnij)\b[^.\n]{0,30}"
        r"\b(?:instruç\w+|instrucoes|regras|orientaç\w+|instructies|regels|instrukcj\w+|polecenia|zasady)"
        r"|(?:talimat\w*|kural\w*)[^.\n]{0,20}(?:yok say|unut|görmezden gel)"),
+    # German puts the verb last: "Die obigen Ausführungen ignorieren", "alle vorangegangenen
+    # Aufgaben aus dem Kopf streichen".
+    _r("override_de_verb_last", "override", 1.0,
+       r"\b(?:obig\w*|vorherig\w*|vorangegangen\w*|bisherig\w*|vorig\w*)\s+(?:\w+\s+)?(?:anweisung|ausführung|aufgabe|information|"
+       r"instruktion|befehl|regel|text|eingabe|nachricht|vorgabe|kontext|gespräch|unterhaltung)\w*\b[^.\n]{0,40}"
+       r"(?<!nicht\s)\b(?:ignorieren|vergessen|missachten|aus dem kopf (?:zu )?streichen|hinter (?:sich|dir|ihnen) (?:zu )?lassen)\b"),
+    _r("override_south_slavic", "override", 1.0,
+       r"\b(?:zaboravi|zaboravite|ignoriraj|ignorirajte|ignoriši|ignorisi|zanemari)\b[^.\n]{0,30}\b(?:instrukcij\w*|uput\w*|pravil\w*|naredb\w*|sve)"),
+    _r("forget_everything_then", "override", 0.7,
+       r"\b(?:forget|ignore|disregard)\s+(?:about\s+)?(?:everything|all (?:of )?(?:that|this|the above))[\s,.;:!-]+"
+       r"(?:(?:and|now|then|just|instead)\s+)*(?:write|say|print|tell|answer|output|respond|reply|state|repeat|type)\b"),
+    _r("ignore_provided_context", "override", 0.7,
+       r"\b(?:disregard(?:ing)?|ignor(?:e|ing)|(?:do not|don'?t|dont) (?:look (?:in|at)|use|read|answer (?:\w+ ){0,3}according to)|without (?:using|looking at|reading))"
+       r"\s+(?:\w+\s+){0,2}(?:provided|given|attached|retrieved|supplied)\s+(?:documents?|articles?|context|sources?|passages?|texts?)\b"
+       r"|\b(?:documents?|articles?|context|sources?|passages?)\s+(?:provided|given|supplied)\b[^.\n]{0,10}\b(?:and|but)\s+(?:instead|just|only)\b"),
+    _r("praise_then_new_task", "override", 0.6,
+       r"\b(?:well done|good job|great job|great work|excellent(?: work| performance| job)?|that is enough|that's enough|"
+       r"congratulations|gut gemacht|sehr gut|einfach großartig|hervorragend\w*|herzlichen glückwunsch)\b[^\n]{0,100}?"
+       r"\b(?:now|next|jetzt|nun)\b[^\n]{0,60}?\b(?:new|another|further|next|following|weitere\w*|neue\w*|folgende\w*|andere\w*)\s+"
+       r"(?:tasks?|challenges?|assignments?|aufgabe\w*|herausforderung\w*)"),
     _r("claimed_authority", "override", 0.8,
        r"\b(?:instructions?|message|note|notice|update|orders?|directives?)\s+from\s+(?:your|the)\s+(?:developers?|creators?|admins?|"
        r"administrators?|operators?|makers|owners?|openai|anthropic)\b"
@@ -139,6 +159,9 @@ RULES: tuple[Rule, ...] = (
     # --- system-prompt / secret exfiltration ----------------------------------------------
     _r("reveal_prompt", "exfiltration", 1.1,
        r"\b(?:reveal|show|print|repeat|output|display|leak|dump|disclose|tell|give|share|recite|spell|write(?: out)?|copy|paste|return|list|what (?:is|are|was|were))\b[^.\n?]{0,25}\b(?:your|the|its|my|all)\s+(?:\w+\s+)?(?:system|initial|original|hidden|secret|internal|pre-?prompt|developer|full|exact|verbatim|previous|above)\s+(?:prompt|instructions?|message|directives?|rules|configuration|context|guidelines)"),
+    _r("reveal_your_instructions", "exfiltration", 0.8,
+       r"\b(?:print|reveal|show|repeat|output|display|leak|dump|disclose|tell me|give me|share|recite|write out|copy)\b[^.\n?]{0,15}"
+       r"\byour\s+(?:instructions|prompt|rules|guidelines|directives|configuration|setup)\b"),
     _r("repeat_above", "exfiltration", 1.0,
        r"\b(?:repeat|print|output|copy|echo|paste|spell out|recite)\b[^.\n]{0,30}\b(?:everything|all(?: of)?(?: the)?(?: text| words)?|the (?:text|words|content|instructions|conversation)|what(?:'s| is| was)? written)\s+(?:(?:written|said|stated|that (?:is|was|came)|you (?:saw|received))\s+)?(?:above|before (?:this|that|my)|so far|preceding|prior)"),
     _r("password_secret", "exfiltration", 0.7,
