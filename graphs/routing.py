@@ -68,10 +68,14 @@ _EXEMPLARS: dict[str, list[str]] = {
 
 _FENCE = re.compile(r"```\s*(sql|python|py)\b", re.IGNORECASE)
 _KEYWORDS: list[tuple[str, re.Pattern[str]]] = [
+    # Asking what a document says is research even when its topic is operational ("what does the
+    # latency runbook say"): both keywords then count and similarity decides.
+    ("research", re.compile(r"\b(docs?|documentation|documented|documents?|runbooks?|polic(?:y|ies)|handbook|guide|"
+                            r"notes|according to|what (?:does|do) (?:the|our|a) [\w -]{1,40}? say|cite|citations?)\b", re.I)),
     ("devops", re.compile(r"\b(latency|p95|p99|error rate|logs?|alerts?|incident|outage|crash ?loop|restart|"
                           r"rollback|scale|metrics?|prometheus|loki|on-?call|5\d\d errors?)\b", re.I)),
     ("data", re.compile(r"\b(sql|warehouse|tables?|orders?|customers?|revenue|products?|select\b)", re.I)),
-    ("code", re.compile(r"\b(python|script|function|plot|compute|def |numpy|pandas)\b", re.I)),
+    ("code", re.compile(r"\b(python|script|function|plot|compute|def |numpy|pandas|code|snippet|implement|regex)\b", re.I)),
 ]
 
 
