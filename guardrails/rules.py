@@ -165,7 +165,10 @@ RULES: tuple[Rule, ...] = (
     _r("repeat_above", "exfiltration", 1.0,
        r"\b(?:repeat|print|output|copy|echo|paste|spell out|recite)\b[^.\n]{0,30}\b(?:everything|all(?: of)?(?: the)?(?: text| words)?|the (?:text|words|content|instructions|conversation)|what(?:'s| is| was)? written)\s+(?:(?:written|said|stated|that (?:is|was|came)|you (?:saw|received))\s+)?(?:above|before (?:this|that|my)|so far|preceding|prior)"),
     _r("password_secret", "exfiltration", 0.7,
-       r"\b(?:what is|tell me|reveal|give me|print|spell|say|output|show|share|leak)\b[^.\n]{0,25}\b(?:the|your)\s+(?:secret\s+)?(?:password|passcode|access code|secret key|secret|api key|credentials?)\b"),
+       r"\b(?:what is|tell me|reveal|give me|print|spell|say|output|show|share|leak)\b[^.\n]{0,25}\b(?:the|your)\s+(?:secret\s+)?(?:password|passcode|access code|secret key|secret|api key|credentials?)\b"
+       # "the password policy / reset / rotation" is a question about passwords, not a request for one
+       r"(?![\s-]+(?:polic(?:y|ies)|reset|rotation|manager|requirements?|rules|length|expiry|expiration|change|field|"
+       r"column|hash(?:ing)?|strength|complexity|history|lockout|vault|store|format|generator)\b)"),
     _r("begin_with_prompt", "exfiltration", 0.7,
        r"\b(?:start|begin)\s+(?:your\s+)?(?:response|reply|answer|output)\s+with\s+(?:the\s+)?(?:words|text|phrase)?\s*[\"'“]?(?:you are|your instructions|system)"),
     _r("what_were_you_told", "exfiltration", 1.0,

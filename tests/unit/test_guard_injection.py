@@ -215,12 +215,15 @@ def test_new_rules_fire(text: str, rule: str) -> None:
     "Use only the provided documents to answer.",
     "Great job on the dashboard. Can you add the error rate panel too?",
     "Show me the instructions for installing the exporter.",
+    "What is the password policy in the security handbook?",
+    "Show the password reset steps for Grafana.",
 ])
 def test_new_rules_leave_near_misses_alone(text: str) -> None:
     names = {h.rule for h in scan(normalize(text).all_views)}
     assert not names & {"from_now_on", "override_multilingual", "markdown_exfil", "context_dump", "safety_suspended",
                         "data_into_url", "disregard_policy", "override_de_verb_last", "forget_everything_then",
-                        "ignore_provided_context", "praise_then_new_task", "reveal_your_instructions"}, names
+                        "ignore_provided_context", "praise_then_new_task", "reveal_your_instructions",
+                        "password_secret"}, names
 
 
 def test_verdict_shape_and_refusal() -> None:
