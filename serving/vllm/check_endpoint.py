@@ -100,7 +100,8 @@ def served_models(base_url: str, *, timeout_s: float = 10.0, api_key: str | None
     except httpx.HTTPError as exc:
         raise EndpointProblem(f"{base_url} does not answer GET /models ({type(exc).__name__}: {exc})") from None
     if resp.status_code != 200:
-        raise EndpointProblem(f"{api} answered GET /models with HTTP {resp.status_code}")
+        hint = " (check AGENTDESK_LLM_API_KEY)" if resp.status_code in (401, 403) else ""
+        raise EndpointProblem(f"{api} answered GET /models with HTTP {resp.status_code}{hint}")
     try:
         ids = [str(m["id"]) for m in resp.json()["data"]]
     except (ValueError, KeyError, TypeError):
