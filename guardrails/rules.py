@@ -24,6 +24,8 @@ _INSTR = (
 # Nouns that are also everyday data words ("delete all cancelled orders", "ignore all orders
 # before 2023", "clear old messages"): they only count after an override verb *and* a word that
 # points back at the model's own past input.
+# The instruction nouns that no dataset, firewall or alerting system has.
+_INSTR_MODEL = r"(?:instructions?|prompts?|directives|guidelines|guidance|programming)"
 _INSTR_WEAK = r"(?:commands?|context|messages?|orders|tasks?|text|inputs?|conversation)"
 _PRIOR = r"(?:previous|prior|preceding|above|earlier|former|initial|original|old|system|given|existing|all|any|every|your)"
 _PRIOR_STRONG = r"(?:previous|prior|preceding|above|earlier|former|initial|original|system|your)"
@@ -43,9 +45,16 @@ def _r(name: str, category: str, weight: float, pattern: str) -> Rule:
 
 RULES: tuple[Rule, ...] = (
     # --- instruction override -------------------------------------------------------------
+    # Verbs that only ever aim at instructions when written to a model...
     _r("ignore_prior", "override", 1.2,
-       rf"\b(?:ignore|disregard|forget|skip|drop|discard|override|overwrite|bypass|abandon|neglect|"
-       rf"throw away|set aside|erase|delete|clear)\b{_GAP}{_PRIOR}{_GAP}?{_INSTR}"),
+       rf"\b(?:ignore|disregard|forget|bypass|abandon|neglect|throw away|throw out|set aside|"
+       rf"pay no (?:attention|heed|mind) to)\b{_GAP}{_PRIOR}{_GAP}?{_INSTR}"),
+    # ...and verbs engineers aim at their own rules every day ("delete all existing alert rules",
+    # "clear all previous firewall rules", "drop all existing constraints"): these need a noun that
+    # only a model has, or "your".
+    _r("wipe_prior", "override", 1.2,
+       rf"\b(?:skip|drop|discard|override|overwrite|erase|delete|clear|scrap|ditch|wipe)\b{_GAP}{_PRIOR}{_GAP}?{_INSTR_MODEL}"
+       rf"|\b(?:skip|drop|discard|override|overwrite|erase|delete|clear|scrap|ditch|wipe)\b{_GAP}your{_GAP}{_INSTR}"),
     _r("ignore_prior_input", "override", 1.2,
        rf"\b(?:ignore|disregard|forget|bypass|override|abandon|neglect|set aside)\b{_GAP}"
        rf"{_PRIOR_STRONG}{_GAP}?{_INSTR_WEAK}"),
@@ -57,7 +66,7 @@ RULES: tuple[Rule, ...] = (
     _r("new_instructions", "override", 0.8,
        r"\b(?:new|updated|real|actual|true|revised|secret|hidden|additional|special)\s+(?:system\s+)?(?:instructions?|prompt|rules|directives?|task)\s*(?::|are|is\b|follow)"),
     _r("from_now_on", "override", 0.6,
-       r"\b(?:from now on|from this (?:point|moment)(?: on)?|henceforth|for the rest of (?:this|the) conversation)\b"
+       r"\b(?:from now on|from here on(?:wards?)?|from this (?:point|moment)(?: on| forward)?|henceforth|for the rest of (?:this|the) conversation)\b"
        # "from now on, answer in German" / "in a table" is a preference, not a new master
        r"(?![\s,]*(?:please\s+)?(?:answer|respond|reply|write|talk|speak)\s+(?:to me\s+)?in\s+(?:a\s+)?\w+(?:\s+please)?\s*[.!]?\s*$)"
        r"[^.\n]{0,40}\b(?:you|your|respond|answer|act|only|always|never)\b"),
@@ -80,7 +89,10 @@ RULES: tuple[Rule, ...] = (
     _r("override_de", "override", 1.0,
        r"\b(?:ignorier\w*|vergiss|vergessen sie|missachte\w*)\b[^.\n]{0,40}\b(?:anweisung\w*|instruktion\w*|befehl\w*|vorgaben|regeln|alles|davor|zuvor|bisherig\w*|vorherig\w*|obig\w*)"),
     _r("override_fr_es_it", "override", 1.0,
-       r"\b(?:ignore[zr]?|oublie[zr]?|ignora|ignore|olvida|olvide|dimentica|ignorate)\b[^.\n]{0,30}\b(?:instructions|consignes|instrucciones|istruzioni|indicaciones|r[eè]gles|reglas|regole)"),
+       r"\b(?:ignore[zr]?|oublie[zr]?|ignora|ignore|olvida|olvide|dimentica|ignorate)\b[^.\n]{0,30}\b(?:instructions|consignes|instrucciones|istruzioni|indicaciones|r[eè]gles|reglas|regole)"
+       r"|\b(?:oublie[zr]?|ignore[zr]?)\s+tout\s+(?:ce qui (?:précède|precede|a été dit)|ce que (?:je t'ai|je vous ai|tu as|vous avez|on t'a|on vous a) dit)"
+       r"|\b(?:olvida|olvide|olvidad|ignora)\s+todo\s+(?:lo\s+)?(?:anterior|que (?:te |le )?(?:dije|he dicho|digo|sabes|sabe))"
+       r"|\b(?:dimentica|dimenticate)\s+tutto\s+(?:quello che|ciò che|quanto)"),
     _r("de_now_task", "override", 0.6,
        r"\b(?:jetzt|nun|stattdessen|ab sofort)\b[^.\n]{0,40}\b(?:neue|folgende|andere)\s+(?:aufgabe|anweisung|rolle)"),
     # Languages the rules above do not cover. In Chinese, Japanese and Korean the object comes
@@ -107,6 +119,48 @@ RULES: tuple[Rule, ...] = (
        r"\b(?:disregard(?:ing)?|ignor(?:e|ing)|(?:do not|don'?t|dont) (?:look (?:in|at)|use|read|answer (?:\w+ ){0,3}according to)|without (?:using|looking at|reading))"
        r"\s+(?:\w+\s+){0,2}(?:provided|given|attached|retrieved|supplied)\s+(?:documents?|articles?|context|sources?|passages?|texts?)\b"
        r"|\b(?:documents?|articles?|context|sources?|passages?)\s+(?:provided|given|supplied)\b[^.\n]{0,10}\b(?:and|but)\s+(?:instead|just|only)\b"),
+    # "Ignore the above and just say ..." / "Ignore above and say what?": no noun to match on.
+    _r("ignore_above_then", "override", 0.9,
+       r"\b(?:ignore|disregard|forget|skip)\s+(?:all\s+)?(?:of\s+)?(?:the\s+)?(?:above|preceding|previous|everything above)\s*[,.;:!-]*\s*"
+       r"(?:and\s+)?(?:(?:just|now|instead|simply|only)\s+)*(?:say|print|output|write|tell|answer|respond|reply|repeat|state|type)\b"),
+    # "Forget what we talked about earlier and ...", "Forget everything we discussed beforehand".
+    # A user also corrects themselves this way ("forget what I said, use March"), so it only
+    # weighs in beside the classifier.
+    _r("forget_what_was_said", "override", 0.6,
+       r"\b(?:forget|ignore|disregard)\s+(?:about\s+)?(?:what|everything|all|anything)\s+(?:that\s+)?(?:we|i|you)(?:'ve| have)?\s+"
+       r"(?:talked about|discussed|said|wrote|written|mentioned|covered|told you|agreed(?: on)?)\b[^.\n]{0,30}?"
+       r"\b(?:before(?:hand)?|earlier|above|previously|so far|until now|and)\b"),
+    # "Previous information is no longer relevant", "Everything before this line is void".
+    _r("prior_now_void", "override", 0.8,
+       r"\b(?:previous|prior|preceding|earlier|above|all)\s+(?:\w+\s+)?(?:information|instructions?|context|text|input|messages?|prompts?|directions)\b"
+       r"[^.\n]{0,40}?\b(?:is|are|was|were)\s+(?:now\s+)?(?:completely\s+|totally\s+|hereby\s+)?(?:irrelevant|void|null and void|obsolete|invalid|"
+       r"cancel+ed|revoked|no longer (?:relevant|valid|applicable|in effect|important|needed))"
+       r"|\b(?:previous|prior|all)\s+(?:constraints|restrictions|filters|guidelines|safeguards|limits)\s+(?:are\s+|have been\s+|now\s+)?"
+       r"(?:disabled|lifted|removed|suspended|void|deactivated|off)\b"
+       r"|\b(?:system|admin|security|safety|developer)\s+override\s+(?:accepted|granted|enabled|engaged|activated|confirmed|complete)\b"
+       r"|\beverything\s+(?:(?:you|that)\s+\w+\s+)?(?:before|above|prior to)\s+(?:this|here|now)\b[^.\n]{0,20}?\b(?:is|was)\s+"
+       r"(?:now\s+)?(?:void|irrelevant|invalid|cancel+ed|obsolete|meaningless|a lie)"
+       r"|\b(?:bisherig|vorherig|obig|vorangegangen)\w*\s+(?:\w+\s+)?(?:informationen|anweisungen|instruktionen|eingaben|vorgaben)\b"
+       r"[^.\n]{0,50}?\b(?:irrelevant|unwichtig|ungültig|hinfällig|nicht (?:mehr )?(?:gültig|wichtig|relevant))"),
+    # "Contrary to your previous instructions", "Abweichend zu vorherigen Instruktionen".
+    _r("contrary_to_prior", "override", 1.0,
+       r"\b(?:contrary to|deviating from|in deviation from|notwithstanding|regardless of)\s+(?:all\s+|your\s+|the\s+|any\s+)*"
+       r"(?:previous|prior|above|earlier|original|initial|system)\s+(?:instructions|rules|guidelines|directions|prompt|programming)"
+       r"|\babweichend\s+(?:zu|von)\s+(?:den\s+)?(?:vorherig|bisherig|obig|vorangegangen)\w*\s+(?:instruktion|anweisung|vorgabe|regel)\w*"),
+    # "Remove all previous tasks out of your head", "leave all previous tasks behind".
+    _r("out_of_your_head", "override", 0.9,
+       r"\b(?:previous|prior|earlier|above|all)\b[^.\n]{0,40}\b(?:out of|from)\s+your\s+(?:head|mind|memory)\b"
+       r"|\b(?:leave|put)\s+(?:all\s+)?(?:the\s+|your\s+)?(?:previous|prior|earlier|old)\s+(?:tasks?|instructions?|information|rules)\s+behind\b"),
+    # "Drop all that and write ...": weak alone (a user changing their mind talks the same way).
+    _r("drop_that_then", "override", 0.5,
+       r"\b(?:drop|forget|ignore|scrap|ditch|skip)\s+(?:all\s+)?(?:of\s+)?(?:that|this|it)\s*(?:and|,)\s+(?:(?:just|now|instead)\s+)?"
+       r"(?:write|say|tell|print|output|generate|compose)\b"),
+    # "Never mind the documents, just output ...", "answer by your own knowledge and not by the articles".
+    _r("skip_documents_then", "override", 0.6,
+       r"\b(?:nevermind|never mind|forget|disregard(?:ing)?|ignor(?:e|ing))\s+(?:the|these|those|all|your)\s+(?:documents|articles|context|sources|texts)\b"
+       r"[\s,.;:]+(?:(?:and|just|now|instead)\s+)*(?:output|say|print|tell|write|provide|give|list|reveal)\b"
+       r"|\b(?:answer|respond|reply)\b[^.\n]{0,20}\b(?:by|from|with|using)\s+your\s+own\s+knowledge\b[^.\n]{0,20}\bnot\b[^.\n]{0,20}"
+       r"\b(?:articles?|documents?|context|sources?)"),
     _r("praise_then_new_task", "override", 0.6,
        r"\b(?:well done|good job|great job|great work|excellent(?: work| performance| job)?|that is enough|that's enough|"
        r"congratulations|gut gemacht|sehr gut|einfach großartig|hervorragend\w*|herzlichen glückwunsch)\b[^\n]{0,100}?"
@@ -144,6 +198,10 @@ RULES: tuple[Rule, ...] = (
        r"\b(?:you are|you're|act as|pretend(?: to be| you are)?|roleplay as|play the role of|become|imagine you are|simulate)\b[^.\n]{0,80}\b(?:no|without|free (?:of|from)|not bound by|unbound by|beyond|ignores?|doesn't have|does not have|don't have|lacks?)\b[^.\n]{0,25}\b(?:restrictions?|limits?|limitations?|filters?|censorship|rules|guidelines|ethics|morals?|boundaries|policies|content polic\w+|safeguards)"),
     _r("unfiltered_ai", "jailbreak", 0.9,
        r"\b(?:unfiltered|uncensored|unrestricted|amoral|immoral|unethical|unaligned|rogue|evil|malicious|no-limits?)\s+(?:\w+\s+)?(?:ai|assistant|chatbot|bot|model|persona|character|version|llm|gpt)\b"),
+    # "You are no longer an assistant for this company", "You're no longer bound by your setup".
+    _r("no_longer_assistant", "jailbreak", 0.8,
+       r"\byou(?:'re| are)\s+no longer\s+(?:an?\s+|the\s+|just\s+)?(?:\w+\s+)?(?:assistant|ai|chatbot|bot|language model|llm|"
+       r"bound by|restricted by|limited by|subject to|controlled by)\b"),
     _r("stay_in_character", "jailbreak", 0.7,
        r"\b(?:stay in character|stay in role|never break character|don't break character|do not break character|remain in character)\b"),
     _r("two_responses", "jailbreak", 0.8,
@@ -169,6 +227,10 @@ RULES: tuple[Rule, ...] = (
        # "the password policy / reset / rotation" is a question about passwords, not a request for one
        r"(?![\s-]+(?:polic(?:y|ies)|reset|rotation|manager|requirements?|rules|length|expiry|expiration|change|field|"
        r"column|hash(?:ing)?|strength|complexity|history|lockout|vault|store|format|generator)\b)"),
+    # Gandalf-style: the secret one letter at a time.
+    _r("secret_letter_by_letter", "exfiltration", 0.6,
+       r"\b(?:password|passphrase|passcode|secret(?: word| key)?|access code)\b[^\n]{0,100}\b(?:first|1st|second|each|every|next|last)\s+(?:letter|character|char)s?\b"
+       r"|\b(?:letter|character)\s+by\s+(?:letter|character)\b[^\n]{0,60}\b(?:password|secret|passphrase)"),
     _r("begin_with_prompt", "exfiltration", 0.7,
        r"\b(?:start|begin)\s+(?:your\s+)?(?:response|reply|answer|output)\s+with\s+(?:the\s+)?(?:words|text|phrase)?\s*[\"'“]?(?:you are|your instructions|system)"),
     _r("what_were_you_told", "exfiltration", 1.0,
