@@ -8,8 +8,12 @@ The data stays where it is; only weights, bias and threshold are written.
 Training also reads two benign supplements as extra negatives: `guardrails/data/benign_desk.txt`,
 requests in this product's own domain (documents, SQL, code, operations), and `benign_tasks.txt`,
 generic task instructions with output formats ("answer yes or no", "respond with the label only"),
-which a model trained on dev alone mistakes for injections. They are only ever training rows:
-every reported figure is measured on dev.jsonl rows alone, so the supplements cannot flatter them.
+which a model trained on dev alone mistakes for injections. `attacks_written.txt` adds attacks as
+extra positives, in the families a deployed desk meets (overrides, prompt and secret extraction,
+personas, indirect injection in documents and tool output, fake authority, approval bypass, other
+languages, obfuscation): dev's attacks come from two sources, and a model that only knows their
+wording missed plain English overrides. The supplements are only ever training rows: every
+reported figure is measured on dev.jsonl rows alone, so they cannot flatter them.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ C = 0.2  # stronger regularisation generalised better to a held-out source (see 
 SEED = 0
 _DATA = Path(__file__).parent / "data"
 SUPPLEMENTS = (_DATA / "benign_desk.txt", _DATA / "benign_tasks.txt")
+ATTACK_SUPPLEMENTS = (_DATA / "attacks_written.txt",)
 
 
 def load_rows(path: str) -> list[dict]:
@@ -46,13 +51,14 @@ def load_supplement(paths: tuple[Path, ...] = SUPPLEMENTS) -> list[str]:
     return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
 
 
-# Feature rows of the benign supplement (label 0), added to every training set; set by main().
+# Feature rows of the supplements (benign 0, attacks 1), added to every training set; set by main().
 _EXTRA = np.zeros((0, 0), dtype=np.float32)
+_EXTRA_Y = np.zeros(0, dtype=int)
 
 
 def _fit(x: np.ndarray, y: np.ndarray) -> LogisticRegression:
     if len(_EXTRA):
-        x, y = np.vstack([x, _EXTRA]), np.concatenate([y, np.zeros(len(_EXTRA), dtype=y.dtype)])
+        x, y = np.vstack([x, _EXTRA]), np.concatenate([y, _EXTRA_Y.astype(y.dtype)])
     return LogisticRegression(C=C, class_weight="balanced", max_iter=5000).fit(x, y)
 
 
@@ -121,9 +127,13 @@ def main(args: argparse.Namespace) -> int:
     rows = load_rows(args.dataset)
     digest = hashlib.sha256(Path(args.dataset).read_bytes()).hexdigest()
     supplement = load_supplement()
-    print(f"analysing {len(rows)} rows and {len(supplement)} supplementary benign rows...", file=sys.stderr)
-    global _EXTRA
-    _EXTRA = _features(supplement)[0] if supplement else np.zeros((0, 0), dtype=np.float32)
+    attacks = load_supplement(ATTACK_SUPPLEMENTS)
+    print(f"analysing {len(rows)} rows, {len(supplement)} supplementary benign rows and {len(attacks)} "
+          "supplementary attacks...", file=sys.stderr)
+    global _EXTRA, _EXTRA_Y
+    extra = supplement + attacks
+    _EXTRA = _features(extra)[0] if extra else np.zeros((0, 0), dtype=np.float32)
+    _EXTRA_Y = np.array([0] * len(supplement) + [1] * len(attacks), dtype=int)
     x, analyses = _features([r["text"] for r in rows])
     y = np.array([int(r["label"]) for r in rows])
     ruled = np.array([max(a.cats[c] for c in CATEGORIES if c != "flooding") >= RULE_BLOCK for a in analyses])
@@ -135,6 +145,8 @@ def main(args: argparse.Namespace) -> int:
         "dataset_sha256": digest, "n": len(rows), "C": C, "target_fpr": TARGET_FPR,
         "supplement_sha256": hashlib.sha256("\n".join(supplement).encode()).hexdigest(),
         "supplement_n": len(supplement),
+        "attack_supplement_sha256": hashlib.sha256("\n".join(attacks).encode()).hexdigest(),
+        "attack_supplement_n": len(attacks),
         "features": [f"minilm_{injection.encoder.TRAIN_BACKEND}_mean"] * 384 + list(injection.FEATURE_NAMES),
         "max_tokens": injection.encoder.MAX_TOKENS,
     }
