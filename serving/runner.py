@@ -75,7 +75,8 @@ def runtime_config(data_dir: Path) -> Path:
 
 
 def server_command(port: int, host: str, n_jobs: int | None, config: Path) -> list[str]:
-    cmd = [str(Path(sys.executable).parent / "langgraph"), "dev", "--no-browser", "--no-reload",
+    # serving.dev_server is the langgraph CLI with a longer HTTP keep-alive (its docstring says why).
+    cmd = [sys.executable, "-m", "serving.dev_server", "dev", "--no-browser", "--no-reload",
            "--allow-blocking", "--port", str(port), "--host", host, "--config", str(config)]
     if n_jobs:
         cmd += ["--n-jobs-per-worker", str(n_jobs)]

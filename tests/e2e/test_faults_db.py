@@ -80,6 +80,36 @@ async def test_thousand_concurrent_thread_creations(server):
         assert (await http.get("/healthz")).status_code == 200
 
 
+def _get_on(sock, host: str) -> bytes:
+    """One GET /healthz on an open keep-alive socket; the whole response, b"" if the server closed it."""
+    sock.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: keep-alive\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(next(ln.split(b":")[1] for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_idle_keep_alive_connection_outlives_client_expiry(server):
+    """httpx (and langgraph-sdk) reuse an idle connection for up to 5 s, uvicorn's default idle
+    timeout: a request racing the server's close failed with ReadError (1-4 of 1,000 thread
+    creations). serving/dev_server.py keeps idle connections 75 s; one idle for 6 s still answers."""
+    import socket
+    import time
+
+    url = urlparse(server.base)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        assert _get_on(sock, url.netloc).startswith(b"HTTP/1.1 200")
+        time.sleep(6)
+        assert _get_on(sock, url.netloc).startswith(b"HTTP/1.1 200")
+
+
 @pytest.mark.parametrize("text", [
     "Résumé: naïve café — “quotes” and emoji 🧪📈 in a question about approvals?",
     "مرحبا، كيف تتم الموافقة على الإجراءات الخطرة؟",  # right-to-left
