@@ -42,6 +42,7 @@ _HOMOGLYPHS = str.maketrans(
     }
 )
 _CONFUSABLE = set("аеорсухіјѕԁԛԝһӏɡАВЕКМНОРСТХУІЈЅαορνικτυΑΒΕΖΗΙΚΜΝΟΡΤΥΧ")
+_CYRILLIC_CONFUSABLE = frozenset(c for c in _CONFUSABLE if "\u0400" <= c <= "\u04ff" or c in "ԁԛԝɡ")
 _WORD_RE = re.compile(r"\w+")
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
@@ -150,9 +151,29 @@ class Normalized:
         return [self.clean, *self.views, *self.rule_views]
 
 
+def _is_notation(word: str) -> bool:
+    """Science writes lowercase Greek letters into Latin words: "NF-κB", "ERα", "αvβ3", "Gαs",
+    "p110α". A homoglyph attack hides a look-alike inside or at the start of a lowercase run
+    ("ignοre", "ρrompt") or in capitals ("IGNΟRE"), or uses Cyrillic. Notation is still folded
+    ("NF-kB"); it just does not count as a trick."""
+    if any(c in _CYRILLIC_CONFUSABLE or (c.isupper() and not c.isascii()) for c in word):
+        return False
+    if any(c.isdigit() for c in word):
+        return True
+    for i, c in enumerate(word):
+        if c.isascii() or not c.isalpha():
+            continue
+        after_lower = i + 1 < len(word) and word[i + 1].isascii() and word[i + 1].islower()
+        before_lower_or_start = i == 0 or (word[i - 1].isascii() and word[i - 1].islower())
+        if after_lower and before_lower_or_start:
+            return False
+    return True
+
+
 def _fold_homoglyphs(text: str) -> tuple[str, int]:
     """Fold confusables only in words that also contain Latin letters (or when the text is
-    mostly Latin), so genuine Russian or Greek text is left alone."""
+    mostly Latin), so genuine Russian or Greek text is left alone. Counts the mixed words that
+    are not scientific notation."""
     letters = [c for c in text if c.isalpha()]
     latin = sum(1 for c in letters if c.isascii())
     mostly_latin = bool(letters) and latin / len(letters) > 0.6
@@ -165,7 +186,7 @@ def _fold_homoglyphs(text: str) -> tuple[str, int]:
         if not has_conf:
             return w
         has_latin = any(c.isascii() and c.isalpha() for c in w)
-        if has_latin:
+        if has_latin and not _is_notation(w):
             mixed += 1
         return w.translate(_HOMOGLYPHS) if (has_latin or mostly_latin) else w
 
@@ -244,16 +265,31 @@ def normalize(text: str) -> Normalized:
         # Mostly-digit tokens (ids, versions, "ec2", "s3", "k8s") are not leetspeak.
         if sum(c.isalpha() for c in w) < 2:
             return w
-        leet_hits += 1
-        return w.translate(_LEET)
+        folded = w.translate(_LEET)
+        if _is_leet_word(folded):
+            leet_hits += 1
+        return folded
 
     leet = _LEET_TOKEN_RE.sub(unleet, s)
     spaced = _SPACED_RE.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group()), leet)
     signals["leet_tokens"] = leet_hits
     signals["spaced_letters"] = len(_SPACED_RE.findall(leet))
     if spaced != s:
-        views.append(spaced)
+        # Identifiers ("python3", "sha256", "RUNX1", "$HOME", "alice@example") fold into
+        # nonsense: the rules may still read that view ("ignor3"), the classifier only reads it
+        # when something really was leetspeak or spelled out.
+        (views if leet_hits or signals["spaced_letters"] else rule_views).append(spaced)
     return Normalized(clean=s, views=views, signals=signals, rule_views=rule_views)
+
+
+def _is_leet_word(folded: str) -> bool:
+    """Leetspeak folds into a real word ("pr0mpt", "p@ssw0rd", "1gn0r3", "$ystem")."""
+    low = folded.lower()
+    return len(low) >= 4 and (low in _known_words() or low in _TYPO_KEYS or low in _LEET_EXTRA_WORDS)
+
+
+# Attack words MiniLM's vocabulary splits into pieces.
+_LEET_EXTRA_WORDS = frozenset({"admin", "sudo", "jailbreak", "malware", "passwords", "override", "unlocked"})
 
 
 def strip_invisible(text: str) -> str:

@@ -53,7 +53,7 @@ RULES: tuple[Rule, ...] = (
     # "clear all previous firewall rules", "drop all existing constraints"): these need a noun that
     # only a model has, or "your".
     _r("wipe_prior", "override", 1.2,
-       rf"\b(?:skip|drop|discard|override|overwrite|erase|delete|clear|scrap|ditch|wipe)\b{_GAP}{_PRIOR}{_GAP}?{_INSTR_MODEL}"
+       rf"\b(?:skip|drop|discard|override|overwrite|erase|delete|clear|scrap|ditch|wipe|cancel|revoke|rescind|nullify|annul|invalidate)\b{_GAP}{_PRIOR}{_GAP}?{_INSTR_MODEL}"
        rf"|\b(?:skip|drop|discard|override|overwrite|erase|delete|clear|scrap|ditch|wipe)\b{_GAP}your{_GAP}{_INSTR}"),
     _r("ignore_prior_input", "override", 1.2,
        rf"\b(?:ignore|disregard|forget|bypass|override|abandon|neglect|set aside)\b{_GAP}"
@@ -195,7 +195,9 @@ RULES: tuple[Rule, ...] = (
        r"(?:any\s+|an\s+|the\s+)?(?:approval|confirmation|permission|human review)\b"
        r"|\bskip(?:ping)?\s+(?:the\s+)?(?:approval|confirmation|human review)(?:\s+step)?\b"),
     # --- role-play / persona jailbreaks ---------------------------------------------------
-    _r("dan", "jailbreak", 1.2, r"\b(?:DAN|do anything now|STAN|DUDE|AIM|UCAR|BetterDAN|AntiGPT|DevMode)\b(?=[^.\n]{0,80}\b(?:mode|now|act|stands|prompt|character|persona|jailbr|rules|restrict|filter))"),
+    # The persona names are capitals only: "the aim of this study was to restrict ...", "ask Dan
+    # to restrict ...", "Stan says the filter rules ..." are everyday sentences.
+    _r("dan", "jailbreak", 1.2, r"(?:\b(?-i:DAN|STAN|DUDE|AIM|UCAR)|\bdo anything now|\b(?:BetterDAN|AntiGPT|DevMode))\b(?=[^.\n]{0,80}\b(?:mode|now|act|stands|prompt|character|persona|jailbr|rules|restrict|filter))"),
     _r("dev_mode", "jailbreak", 1.0, r"\b(?:developer|dev|god|debug|admin|sudo|unrestricted|jailbreak|evil|chaos)\s*mode\b[^.\n]{0,60}\b(?:enabled|on|activated|engaged|you|now)\b"),
     _r("jailbreak_word", "jailbreak", 0.7, r"\bjailbr(?:oken|eak(?:ed|ing)?)\b(?![^.\n]{0,40}\b(?:detect|classifier|dataset|benchmark|research|paper|eval))"),
     _r("no_limits_persona", "jailbreak", 1.0,

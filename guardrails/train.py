@@ -8,7 +8,10 @@ The data stays where it is; only weights, bias and threshold are written.
 Training also reads two benign supplements as extra negatives: `guardrails/data/benign_desk.txt`,
 requests in this product's own domain (documents, SQL, code, operations), and `benign_tasks.txt`,
 generic task instructions with output formats ("answer yes or no", "respond with the label only"),
-which a model trained on dev alone mistakes for injections. `attacks_written.txt` adds attacks as
+which a model trained on dev alone mistakes for injections, and at half weight `benign_secops.txt`,
+security and access administration ("rotate the database password", "revoke the OAuth tokens"),
+which dev's password-game attacks taught it to refuse (the weight is a measured trade: full weight
+lost more unseen attacks than it saved benign requests; docs/guardrails.md). `attacks_written.txt` adds attacks as
 extra positives, in the families a deployed desk meets (overrides, prompt and secret extraction,
 personas, indirect injection in documents and tool output, fake authority, approval bypass, other
 languages, obfuscation): dev's attacks come from two sources, and a model that only knows their
@@ -38,6 +41,8 @@ C = 0.2  # stronger regularisation generalised better to a held-out source (see 
 SEED = 0
 _DATA = Path(__file__).parent / "data"
 SUPPLEMENTS = (_DATA / "benign_desk.txt", _DATA / "benign_tasks.txt")
+SECOPS_SUPPLEMENT = (_DATA / "benign_secops.txt",)
+SECOPS_WEIGHT = 0.5
 ATTACK_SUPPLEMENTS = (_DATA / "attacks_written.txt",)
 
 
@@ -54,12 +59,14 @@ def load_supplement(paths: tuple[Path, ...] = SUPPLEMENTS) -> list[str]:
 # Feature rows of the supplements (benign 0, attacks 1), added to every training set; set by main().
 _EXTRA = np.zeros((0, 0), dtype=np.float32)
 _EXTRA_Y = np.zeros(0, dtype=int)
+_EXTRA_W = np.zeros(0)
 
 
 def _fit(x: np.ndarray, y: np.ndarray) -> LogisticRegression:
+    w = np.ones(len(y))
     if len(_EXTRA):
-        x, y = np.vstack([x, _EXTRA]), np.concatenate([y, _EXTRA_Y.astype(y.dtype)])
-    return LogisticRegression(C=C, class_weight="balanced", max_iter=5000).fit(x, y)
+        x, y, w = np.vstack([x, _EXTRA]), np.concatenate([y, _EXTRA_Y.astype(y.dtype)]), np.concatenate([w, _EXTRA_W])
+    return LogisticRegression(C=C, class_weight="balanced", max_iter=5000).fit(x, y, sample_weight=w)
 
 
 def _oof(x: np.ndarray, y: np.ndarray, folds: int = 5) -> np.ndarray:
@@ -127,13 +134,15 @@ def main(args: argparse.Namespace) -> int:
     rows = load_rows(args.dataset)
     digest = hashlib.sha256(Path(args.dataset).read_bytes()).hexdigest()
     supplement = load_supplement()
+    secops = load_supplement(SECOPS_SUPPLEMENT)
     attacks = load_supplement(ATTACK_SUPPLEMENTS)
-    print(f"analysing {len(rows)} rows, {len(supplement)} supplementary benign rows and {len(attacks)} "
+    print(f"analysing {len(rows)} rows, {len(supplement) + len(secops)} supplementary benign rows and {len(attacks)} "
           "supplementary attacks...", file=sys.stderr)
-    global _EXTRA, _EXTRA_Y
-    extra = supplement + attacks
+    global _EXTRA, _EXTRA_Y, _EXTRA_W
+    extra = supplement + secops + attacks
     _EXTRA = _features(extra)[0] if extra else np.zeros((0, 0), dtype=np.float32)
-    _EXTRA_Y = np.array([0] * len(supplement) + [1] * len(attacks), dtype=int)
+    _EXTRA_Y = np.array([0] * (len(supplement) + len(secops)) + [1] * len(attacks), dtype=int)
+    _EXTRA_W = np.array([1.0] * len(supplement) + [SECOPS_WEIGHT] * len(secops) + [1.0] * len(attacks))
     x, analyses = _features([r["text"] for r in rows])
     y = np.array([int(r["label"]) for r in rows])
     ruled = np.array([max(a.cats[c] for c in CATEGORIES if c != "flooding") >= RULE_BLOCK for a in analyses])
@@ -145,6 +154,8 @@ def main(args: argparse.Namespace) -> int:
         "dataset_sha256": digest, "n": len(rows), "C": C, "target_fpr": TARGET_FPR,
         "supplement_sha256": hashlib.sha256("\n".join(supplement).encode()).hexdigest(),
         "supplement_n": len(supplement),
+        "secops_supplement_sha256": hashlib.sha256("\n".join(secops).encode()).hexdigest(),
+        "secops_supplement_n": len(secops), "secops_weight": SECOPS_WEIGHT,
         "attack_supplement_sha256": hashlib.sha256("\n".join(attacks).encode()).hexdigest(),
         "attack_supplement_n": len(attacks),
         "features": [f"minilm_{injection.encoder.TRAIN_BACKEND}_mean"] * 384 + list(injection.FEATURE_NAMES),
