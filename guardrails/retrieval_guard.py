@@ -19,7 +19,11 @@ _SENTENCE_RE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 _INDIRECT = [
     re.compile(p, re.I)
     for p in (
-        r"\b(?:ai|assistant|llm|model|chatbot|agent)s?\b[^.\n]{0,20}\b(?:must|should|shall|need to|are required to)\b",
+        # "AI assistants must ...", but not "this model should prove useful" or "targeted agents
+        # should be discouraged" (science and business text): a bare model or agent only counts
+        # as the one reading the page.
+        r"\b(?:ai|assistants?|llms?|chatbots?|(?:ai|language)\s+(?:models?|agents?))\b[^.\n]{0,20}\b(?:must|should|shall|need to|are required to)\b",
+        r"\b(?:models?|agents?|bots?)\s+(?:reading|summari[sz]ing|processing|parsing|that (?:reads?|summari[sz]es|processes))\b[^.\n]{0,40}\b(?:must|should|shall|need to|are required to)\b",
         r"\b(?:do not|don't|never)\s+(?:tell|inform|mention|reveal|show)\b[^.\n]{0,20}\b(?:the user|users|anyone|the human)",
         r"\b(?:send|forward|email|post|upload|exfiltrate|transmit|leak)\b[^.\n]{0,60}\b(?:to|at)\s+(?:https?://|[\w.+-]+@[\w-]+\.)",
         r"\b(?:include|insert|add|render|append)\b[^.\n]{0,30}\b(?:this|the following)\s+(?:link|url|image|markdown)",
