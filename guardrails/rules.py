@@ -17,6 +17,7 @@ CATEGORIES = ("override", "jailbreak", "exfiltration", "delimiter", "flooding")
 RULE_BLOCK = 1.0  # a single category at or above this is an attack whatever the classifier says
 
 _GAP = r"(?:\W+\w+){0,3}?\W+"  # up to three filler words: "ignore all of the previous ..."
+_GAP_NOT_MINE = r"(?:\W+(?!my\b)\w+){0,3}?\W+"
 _INSTR = (
     r"(?:instructions?|prompts?|rules|directions|directives|guidelines|guidance|constraints|"
     r"restrictions|programming)"
@@ -55,8 +56,9 @@ RULES: tuple[Rule, ...] = (
     _r("wipe_prior", "override", 1.2,
        rf"\b(?:skip|drop|discard|override|overwrite|erase|delete|clear|scrap|ditch|wipe|cancel|revoke|rescind|nullify|annul|invalidate)\b{_GAP}{_PRIOR}{_GAP}?{_INSTR_MODEL}"
        rf"|\b(?:skip|drop|discard|override|overwrite|erase|delete|clear|scrap|ditch|wipe)\b{_GAP}your{_GAP}{_INSTR}"),
+    # "Ignore my earlier message" retracts the writer's own words: not an override.
     _r("ignore_prior_input", "override", 1.2,
-       rf"\b(?:ignore|disregard|forget|bypass|override|abandon|neglect|set aside)\b{_GAP}"
+       rf"\b(?:ignore|disregard|forget|bypass|override|abandon|neglect|set aside)\b{_GAP_NOT_MINE}"
        rf"{_PRIOR_STRONG}{_GAP}?{_INSTR_WEAK}"),
     _r("ignore_everything", "override", 1.0,
        r"\b(?:ignore|disregard|forget)\b\W+(?:all|everything|anything)\W+(?:(?:that\W+)?(?:you(?:'ve)?\W+(?:were|have been|was|got)\W+)?"
@@ -264,7 +266,9 @@ RULES: tuple[Rule, ...] = (
     _r("chat_tokens", "delimiter", 0.8,
        r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\|>|\[/?INST\]|<</?SYS>>|<\s*/?\s*(?:system|sys|instructions?|admin)\s*>"),
     _r("role_header", "delimiter", 0.6,
-       r"(?:^|\n)\s*(?:#{1,4}\s*|\[|\*\*)?\s*(?:system|assistant|admin|developer|root)\s*(?:\]|\*\*)?\s*(?:message|prompt|instruction|override|note)?\s*[:>\]]\s*\S"),
+       r"(?:^|\n)\s*(?:#{1,4}\s*|\[|\*\*)?\s*(?:system|assistant|admin|developer|root)\s*(?:\]|\*\*)?\s*(?:message|prompt|instruction|override|note)?\s*[:>\]]"
+       # the header's text on its line or the next, but not a YAML mapping ("system:\n  prompt: |")
+       r"[ \t]*(?:[^\s]|\n(?![ \t]+[\w-]+:)\s*\S)"),
     _r("end_of_prompt", "delimiter", 0.7,
        r"\b(?:end|stop)\s+(?:of\s+)?(?:the\s+)?(?:chat|prompt|input|conversation|user input|instructions|system prompt|context|ambiguity|transcript)\b|%{2,}\s*(?:end|begin|start)|={3,}\s*(?:end|begin|new)|-{3,}\s*(?:end|begin|new)\s"),
     _r("fake_completion", "delimiter", 0.5,
