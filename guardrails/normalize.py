@@ -276,9 +276,11 @@ def normalize(text: str) -> Normalized:
     signals["spaced_letters"] = len(_SPACED_RE.findall(leet))
     if spaced != s:
         # Identifiers ("python3", "sha256", "RUNX1", "$HOME", "alice@example") fold into
-        # nonsense: the rules may still read that view ("ignor3"), the classifier only reads it
-        # when something really was leetspeak or spelled out.
-        (views if leet_hits or signals["spaced_letters"] else rule_views).append(spaced)
+        # nonsense no rule can match, so without a real leet word ("ignor3" -> "ignore") or spelled
+        # letters there is no view: neither the classifier nor the rules read one (same rule hits on
+        # 2,494 texts; the scan of a long abstract 5.0 -> 3.9 ms).
+        if leet_hits or signals["spaced_letters"]:
+            views.append(spaced)
     return Normalized(clean=s, views=views, signals=signals, rule_views=rule_views)
 
 
