@@ -298,12 +298,38 @@ def flooding_score(text: str) -> float:
     return 0.8 if ratio < 0.05 else 0.4 if ratio < 0.1 else 0.0
 
 
+# Override verbs in a question about what some *other* thing does ("Why does the router node ignore
+# the system prompt?", "How do I make the agent forget the previous thread's messages?") describe a
+# bug, not an order to the model. Only when the sentence asks (ends in "?"), the verb's subject is a
+# third-party noun phrase right before it, and "you" is nowhere in between.
+_THIRD_PARTY_RULES = frozenset({"ignore_prior", "wipe_prior", "ignore_prior_input", "ignore_everything"})
+_QUESTION_OPENER_RE = re.compile(r"^\W*(?:why|how|when|what|where|which|does|do|did|can|could|would|will|is|are|should)\b", re.I)
+_THIRD_PARTY_SUBJECT_RE = re.compile(
+    r"\b(?:the|a|an|our|my|this|that|its|their|his|her)\s+(?:[\w'-]+\s+){0,3}?"
+    r"(?:(?:does|did|do|will|would|should|can|could|may|might|to|keeps?|sometimes|always|still)\s+)?(?:not\s+)?$", re.I)
+_YOU_RE = re.compile(r"\byou(?:r|rself)?\b", re.I)
+
+
+def _third_party_question(text: str, start: int, end: int) -> bool:
+    head = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
+    stop = min((i for i in (text.find(c, end) for c in ".!?\n") if i >= 0), default=len(text))
+    before = text[head:start]
+    return (stop < len(text) and text[stop] == "?" and bool(_QUESTION_OPENER_RE.match(before))
+            and not _YOU_RE.search(before) and bool(_THIRD_PARTY_SUBJECT_RE.search(before)))
+
+
+def _search(rule: Rule, text: str) -> re.Match[str] | None:
+    if rule.name not in _THIRD_PARTY_RULES:
+        return rule.pattern.search(text)
+    return next((m for m in rule.pattern.finditer(text) if not _third_party_question(text, *m.span())), None)
+
+
 def scan(views: list[str]) -> list[RuleHit]:
     """All rule hits over every view; one hit per rule (the first view that matches)."""
     hits: list[RuleHit] = []
     for rule in RULES:
         for i, v in enumerate(views):
-            m = rule.pattern.search(v)
+            m = _search(rule, v)
             if m:
                 hits.append(RuleHit(rule.name, rule.category, rule.weight, m.span(), i))
                 break
