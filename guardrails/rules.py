@@ -89,8 +89,12 @@ RULES: tuple[Rule, ...] = (
     _r("note_to_ai", "override", 0.8,
        r"\b(?:note|message|attention|reminder)\s+(?:to|for)\s+(?:the\s+|any\s+)?(?:ai|assistant|llm|language model|model|chatbot|agent|bot)\b|\bif you are an?\s+(?:ai|llm|language model|assistant|chatbot|agent)\b|\b(?:ai|assistant|llm|agent)s?\s+(?:reading|processing|summari[sz]ing) this\b"),
     _r("override_de", "override", 1.0,
-       r"\b(?:ignorier\w*|vergiss(?!\s+nicht)|vergessen sie(?!\s+nicht)|missachte\w*)\b[^.\n]{0,40}\b(?:anweisung\w*|instruktion\w*|befehl\w*|vorgaben|regeln|alles|davor|zuvor|bisherig\w*|vorherig\w*|obig\w*|"
-       r"richtlinie\w*|sicherheitsregel\w*|einschränkung\w*|vorschrift\w*|beschränkung\w*)"),
+       r"\b(?:ignorier\w*|vergiss(?!\s+nicht)|vergessen sie(?!\s+nicht)|missachte\w*)\b[^.\n]{0,40}\b(?:anweisung\w*|instruktion\w*|befehl\w*|vorgaben|regeln|alles|davor|zuvor|"
+       r"richtlinie\w*|sicherheitsregel\w*|einschränkung\w*|vorschrift\w*|beschränkung\w*"
+       # "vorherig/bisherig/obig" alone would take "vergiss die vorherige Abfrage" (the writer's own
+       # query); like English, the adjective needs a noun for what the model was given
+       r"|(?:bisherig|vorherig|obig)\w*(?:\s+\w+)?\s+(?:nachricht\w*|eingabe\w*|angaben|kontext\w*|text\w*|aufgabe\w*|informationen|gespräch\w*|prompt\w*|"
+       r"anweisung\w*|instruktion\w*|befehl\w*|vorgaben|regeln|richtlinie\w*)|(?:bisherig|vorherig|obig)\w*\s*(?:[.!,]|$))"),
     _r("override_fr_es_it", "override", 1.0,
        r"\b(?:ignore[zr]?|oublie[zr]?|ignora|ignore|olvida|olvide|dimentica|ignorate)\b[^.\n]{0,30}\b(?:instructions|consignes|instrucciones|istruzioni|indicaciones|r[eè]gles|reglas|regole)"
        r"|\b(?:oublie[zr]?|ignore[zr]?)\s+tout\s+(?:ce qui (?:précède|precede|a été dit)|ce que (?:je t'ai|je vous ai|tu as|vous avez|on t'a|on vous a) dit)"
