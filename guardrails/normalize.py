@@ -97,7 +97,7 @@ def _osa(a: str, b: str) -> int:
 
 
 @lru_cache(maxsize=1)
-def _known_words() -> frozenset[str]:
+def known_words() -> frozenset[str]:
     """Whole words of the bundled MiniLM's vocabulary: real words ("forgot", "paint") are never
     "corrected" into attack words."""
     try:
@@ -114,7 +114,7 @@ def _typo_fix(word: str) -> str | None:
     """The key this token misspells: same first letter, one edit (two for keys of 9+ letters),
     not a dictionary word and not an inflection of a key ("ignored", "disregarded")."""
     low = word.lower()
-    if low in _known_words() or any(low.startswith(k) for k in _TYPO_KEYS):
+    if low in known_words() or any(low.startswith(k) for k in _TYPO_KEYS):
         return None
     best = None
     for key in {k for d in _deletes(low) for k in _TYPO_INDEX.get(d, ())}:
@@ -287,7 +287,7 @@ def normalize(text: str) -> Normalized:
 def _is_leet_word(folded: str) -> bool:
     """Leetspeak folds into a real word ("pr0mpt", "p@ssw0rd", "1gn0r3", "$ystem")."""
     low = folded.lower()
-    return len(low) >= 4 and (low in _known_words() or low in _TYPO_KEYS or low in _LEET_EXTRA_WORDS)
+    return len(low) >= 4 and (low in known_words() or low in _TYPO_KEYS or low in _LEET_EXTRA_WORDS)
 
 
 # Attack words MiniLM's vocabulary splits into pieces.

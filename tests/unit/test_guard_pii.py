@@ -82,6 +82,8 @@ def planted(seed: int = 7) -> list[tuple[str, str]]:
             if any(c.isupper() for c in s) and any(c.islower() for c in s) and any(c.isdigit() for c in s):
                 break
         items.append(("secret", s))
+    for _ in range(4):  # base64 keys with "/" and "+" (AWS secret keys look like this)
+        items.append(("secret", base64.b64encode(bytes(rng.getrandbits(8) for _ in range(30))).decode()))
     return items
 
 
@@ -110,6 +112,9 @@ NEGATIVES = [
     "Table fct_orders_daily_2024 has 1,234,567 rows.",
     "The SKU is AB-1234-XYZ and the batch is 2024W18.",
     "Call the endpoint at 127.0.0.1:8000 with limit=100&offset=200.",
+    # gene and protein compounds: high entropy, but words and short symbols (SciFact abstracts)
+    "Oct4/Sox2/Klf4/Myc-mediated reprogramming of fibroblasts was less efficient.",
+    "CD4+CD25+Foxp3+Regulatory T cells suppressed the response.",
 ]
 
 
