@@ -15,7 +15,15 @@ from guardrails.normalize import normalize, strip_invisible
 from guardrails.rules import scan
 
 MARKER = "[instruction-like text removed by the retrieval guard]"
-_SENTENCE_RE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
+# A sentence ends at . ! ? followed by space or the end, so "billing@acme.example" or "v2.3" is
+# never cut in two (a neutralised half-sentence left "example and tell them ..." behind).
+_SENTENCE_RE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+(?:[.!?]+|\n|$)")
+# What a planted order sends away; "send the refund form to billing@..." in a support macro is not.
+_SENSITIVE = (
+    r"(?:conversation|chat|history|messages|transcripts?|customer (?:list|data|table|records|e-?mails?)|"
+    r"user (?:data|list|records)|credentials?|passwords?|tokens?|api keys?|secrets?|keys|database|dump|"
+    r"personal data|pii|contacts|e-?mail addresses|everything|all (?:the )?(?:data|files|records))"
+)
 _INDIRECT = [
     re.compile(p, re.I)
     for p in (
@@ -25,9 +33,12 @@ _INDIRECT = [
         r"\b(?:ai|assistants?|llms?|chatbots?|(?:ai|language)\s+(?:models?|agents?))\b[^.\n]{0,20}\b(?:must|should|shall|need to|are required to)\b",
         r"\b(?:models?|agents?|bots?)\s+(?:reading|summari[sz]ing|processing|parsing|that (?:reads?|summari[sz]es|processes))\b[^.\n]{0,40}\b(?:must|should|shall|need to|are required to)\b",
         r"\b(?:do not|don't|never)\s+(?:tell|inform|mention|reveal|show)\b[^.\n]{0,20}\b(?:the user|users|anyone|the human)",
-        r"\b(?:send|forward|email|post|upload|exfiltrate|transmit|leak)\b[^.\n]{0,60}\b(?:to|at)\s+(?:https?://|[\w.+-]+@[\w-]+\.)",
+        r"\b(?:exfiltrate|transmit|leak)\b[^.\n]{0,60}\b(?:to|at)\s+(?:https?://|[\w.+-]+@[\w-]+\.)",
+        rf"\b(?:send|forward|email|post|upload|copy)\b[^\n]{{0,40}}\b{_SENSITIVE}\b[^\n]{{0,40}}\b(?:to|at)\s+(?:https?://|[\w.+-]+@[\w-]+\.)",
         r"\b(?:include|insert|add|render|append)\b[^.\n]{0,30}\b(?:this|the following)\s+(?:link|url|image|markdown)",
-        r"\bwhen (?:you )?(?:summari[sz]|answer|respond|read)\w*\b[^.\n]{0,40}\b(?:say|tell|write|include|recommend|claim)\b",
+        # "when summarising this page, say ...", not an on-call handbook's "when you answer a page, say your name"
+        r"\bwhen (?:you )?(?:summari[sz]|answer|respond|read|process)\w*\s+(?:(?:about|to|on)\s+)?(?:this|these|the user|users|any|anyone|questions?|queries|requests?|it\b)"
+        r"[^.\n]{0,40}\b(?:say|tell|write|include|recommend|claim)\b",
     )
 ]
 _HTML_COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
@@ -62,7 +73,8 @@ def screen_chunk(text: str) -> tuple[str, bool]:
         if MARKER in s or not _is_instruction(s):
             return s
         found = True
-        return MARKER + ("\n" if s.endswith("\n") else " ")
+        lead = s[: len(s) - len(s.lstrip())]  # the space after the previous sentence stays
+        return lead + MARKER + ("\n" if s.endswith("\n") else " ")
 
     out = _SENTENCE_RE.sub(sentence, out)
     return out, found
