@@ -306,7 +306,7 @@ def flooding_score(text: str) -> float:
 # the system prompt?", "How do I make the agent forget the previous thread's messages?") describe a
 # bug, not an order to the model. Only when the sentence asks (ends in "?"), the verb's subject is a
 # third-party noun phrase right before it, and "you" is nowhere in between.
-_THIRD_PARTY_RULES = frozenset({"ignore_prior", "wipe_prior", "ignore_prior_input", "ignore_everything"})
+_THIRD_PARTY_RULES = frozenset({"ignore_prior", "wipe_prior", "ignore_prior_input", "ignore_everything", "skip_approval"})
 _QUESTION_OPENER_RE = re.compile(r"^\W*(?:why|how|when|what|where|which|does|do|did|can|could|would|will|is|are|should)\b", re.I)
 _THIRD_PARTY_SUBJECT_RE = re.compile(
     r"\b(?:the|a|an|our|my|this|that|its|their|his|her)\s+(?:[\w'-]+\s+){0,3}?"
