@@ -69,8 +69,11 @@ RULES: tuple[Rule, ...] = (
        r"\b(?:new|updated|real|actual|true|revised|secret|hidden|additional|special)\s+(?:system\s+)?(?:instructions?|prompt|rules|directives?|task)\s*(?::|are|is\b|follow)"),
     _r("from_now_on", "override", 0.6,
        r"\b(?:from now on|from here on(?:wards?)?|from this (?:point|moment)(?: on| forward)?|henceforth|for the rest of (?:this|the) conversation)\b"
-       # "from now on, answer in German" / "in a table" is a preference, not a new master
+       # "from now on, answer in German" / "in a table" / "in bullet points under 100 words" is a
+       # preference about form, not a new master
        r"(?![\s,]*(?:please\s+)?(?:answer|respond|reply|write|talk|speak)\s+(?:to me\s+)?in\s+(?:a\s+)?\w+(?:\s+please)?\s*[.!]?\s*$)"
+       r"(?![\s,]*(?:please\s+)?(?:answer|respond|reply|write|format|keep|give|show)\b[^.\n]{0,40}"
+       r"\b(?:bullet|tables?|numbered|short(?:er)?|brief|concise|\d+\s+(?:words|sentences|lines)|paragraphs?|markdown|csv|tone)\b)"
        r"[^.\n]{0,40}\b(?:you|your|respond|answer|act|only|always|never)\b"),
     _r("instead_do", "override", 0.5,
        r"\b(?:instead|rather)\b\W+(?:you (?:should|must|will)\W+)?(?:say|print|output|respond|reply|write|tell|reveal|answer)\b"),
@@ -205,7 +208,9 @@ RULES: tuple[Rule, ...] = (
     # to restrict ...", "Stan says the filter rules ..." are everyday sentences.
     _r("dan", "jailbreak", 1.2, r"(?:\b(?-i:DAN|STAN|DUDE|AIM|UCAR)|\bdo anything now|\b(?:BetterDAN|AntiGPT|DevMode))\b(?=[^.\n]{0,80}\b(?:mode|now|act|stands|prompt|character|persona|jailbr|rules|restrict|filter))"),
     _r("dev_mode", "jailbreak", 1.0, r"\b(?:developer|dev|god|debug|admin|sudo|unrestricted|jailbreak|evil|chaos)\s*mode\b[^.\n]{0,60}\b(?:enabled|on|activated|engaged|you|now)\b"),
-    _r("jailbreak_word", "jailbreak", 0.7, r"\bjailbr(?:oken|eak(?:ed|ing)?)\b(?![^.\n]{0,40}\b(?:detect|classifier|dataset|benchmark|research|paper|eval))"),
+    # talking about jailbreaks ("explain jailbreak attacks to our security team") is not one
+    _r("jailbreak_word", "jailbreak", 0.7, r"\bjailbr(?:oken|eak(?:ed|ing)?)\b(?!\s+(?:attacks?|attempts?|techniques|defen[cs]es?|protection|awareness)\b)"
+       r"(?![^.\n]{0,40}\b(?:detect|classifier|dataset|benchmark|research|paper|eval|security team))"),
     _r("no_limits_persona", "jailbreak", 1.0,
        r"\b(?:you are|you're|act as|pretend(?: to be| you are)?|roleplay as|play the role of|become|imagine you are|simulate)\b[^.\n]{0,80}\b(?:no|without|free (?:of|from)|not bound by|unbound by|beyond|ignores?|doesn't have|does not have|don't have|lacks?)\b[^.\n]{0,25}\b(?:restrictions?|limits?|limitations?|filters?|censorship|rules|guidelines|ethics|morals?|boundaries|policies|content polic\w+|safeguards)"),
     _r("unfiltered_ai", "jailbreak", 0.9,
