@@ -311,7 +311,10 @@ def flooding_score(text: str) -> float:
 # the system prompt?", "How do I make the agent forget the previous thread's messages?") describe a
 # bug, not an order to the model. Only when the sentence asks (ends in "?"), the verb's subject is a
 # third-party noun phrase right before it, and "you" is nowhere in between.
-_THIRD_PARTY_RULES = frozenset({"ignore_prior", "wipe_prior", "ignore_prior_input", "ignore_everything", "skip_approval"})
+_THIRD_PARTY_RULES = frozenset({
+    "ignore_prior", "wipe_prior", "ignore_prior_input", "ignore_everything", "skip_approval",
+    "override_fr_es_it",  # French "ignore ... instructions" is also English
+})
 _QUESTION_OPENER_RE = re.compile(r"^\W*(?:why|how|when|what|where|which|does|do|did|can|could|would|will|is|are|should)\b", re.I)
 _THIRD_PARTY_SUBJECT_RE = re.compile(
     r"\b(?:the|a|an|our|my|this|that|its|their|his|her)\s+(?:[\w'-]+\s+){0,3}?"
