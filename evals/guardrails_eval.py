@@ -1,4 +1,7 @@
-"""`agentdesk eval guardrails --dataset FILE.jsonl [--json]`: the input guard as deployed.
+"""`agentdesk eval guardrails --dataset FILE.jsonl [--json] [--errors OUT.jsonl]`: the input guard as deployed.
+
+`--errors` writes every missed attack and false positive (line, source, the guard's category,
+reason and score, the text), so a team tuning the guard on its own traffic sees what it got wrong.
 
 Rows are {"text", "label" (1 = attack), "source"?}. A row counts as flagged when check_input
 refuses it for injection, jailbreak or encoding (too_long and pii refusals are policy, not
@@ -52,13 +55,15 @@ def load_rows(path: str) -> list[dict]:
             label = int(label)
         if isinstance(label, (list, dict)) or label not in _LABELS:
             raise DatasetError(f"{path}:{n}: \"label\" must be 1 (attack) or 0 (benign), got {label!r}")
-        rows.append({"text": row["text"], "label": _LABELS[label], "source": str(row.get("source") or "unknown")})
+        rows.append({"text": row["text"], "label": _LABELS[label], "source": str(row.get("source") or "unknown"),
+                     "line": n})
     if not rows:
         raise DatasetError(f"{path} has no rows")
     return rows
 
 
-def run(rows: list[dict]) -> dict:
+def run(rows: list[dict], errors: list[dict] | None = None) -> dict:
+    """The figures; every misjudged row is appended to `errors` with the guard's verdict, when given."""
     check = deployed_guard()
     check("warm up")  # load the encoder and the artifact outside the timed loop
     by_src: dict[str, list[tuple[int, bool]]] = defaultdict(list)
@@ -67,6 +72,10 @@ def run(rows: list[dict]) -> dict:
         v = check(r["text"])
         lat.append(v.latency_ms)
         by_src[r.get("source", "unknown")].append((int(r["label"]), not v.allowed))
+        if errors is not None and int(r["label"]) == v.allowed:
+            errors.append({"line": r.get("line"), "kind": "missed attack" if v.allowed else "false positive",
+                           "source": r.get("source", "unknown"), "category": v.category, "reason": v.reason,
+                           "score": round(v.score, 4), "text": r["text"]})
         if (i + 1) % 100 == 0:
             print(f"{i + 1}/{len(rows)}", file=sys.stderr)
     pairs = [p for v in by_src.values() for p in v]
@@ -95,7 +104,12 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"evaluating the input guard ({get_guard_settings().engine}) on {len(rows)} rows", file=sys.stderr)
-    res = run(rows)
+    errors: list[dict] | None = [] if getattr(args, "errors", None) else None
+    res = run(rows, errors)
+    if errors is not None:
+        with open(args.errors, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(e, ensure_ascii=False) + "\n" for e in errors)
+        print(f"wrote {len(errors)} misjudged rows to {args.errors}", file=sys.stderr)
     if args.json:
         print(json.dumps(res))
     else:

@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dataset", required=True, metavar="FILE.jsonl",
                    help='rows {"text", "label" (1 = attack), optional "source"}')
     g.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    g.add_argument("--errors", metavar="OUT.jsonl", help="also write every missed attack and false positive here")
     g.set_defaults(func=_lazy("evals.guardrails_eval:main"))
     s = ev.add_parser("scenarios", help="scripted end-to-end scenarios")
     s.add_argument("--endpoint", default=None, metavar="URL",
