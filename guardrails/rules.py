@@ -323,8 +323,11 @@ _YOU_RE = re.compile(r"\byou(?:r|rself)?\b", re.I)
 
 
 def _third_party_question(text: str, start: int, end: int) -> bool:
-    head = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
-    stop = min((i for i in (text.find(c, end) for c in ".!?\n") if i >= 0), default=len(text))
+    # Bounded windows: a 20k-character message of repeated questions stays linear. A sentence whose
+    # start or end lies farther away is not treated as a question (the rule fires).
+    lo, hi = max(0, start - 200), min(len(text), end + 300)
+    head = max(text.rfind(c, lo, start) for c in ".!?\n") + 1 or lo
+    stop = min((i for i in (text.find(c, end, hi) for c in ".!?\n") if i >= 0), default=len(text))
     before = text[head:start]
     return (stop < len(text) and text[stop] == "?" and bool(_QUESTION_OPENER_RE.match(before))
             and not _YOU_RE.search(before) and bool(_THIRD_PARTY_SUBJECT_RE.search(before)))
