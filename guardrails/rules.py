@@ -209,7 +209,7 @@ RULES: tuple[Rule, ...] = (
     _r("dan", "jailbreak", 1.2, r"(?:\b(?-i:DAN|STAN|DUDE|AIM|UCAR)|\bdo anything now|\b(?:BetterDAN|AntiGPT|DevMode))\b(?=[^.\n]{0,80}\b(?:mode|now|act|stands|prompt|character|persona|jailbr|rules|restrict|filter))"),
     _r("dev_mode", "jailbreak", 1.0, r"\b(?:developer|dev|god|debug|admin|sudo|unrestricted|jailbreak|evil|chaos)\s*mode\b[^.\n]{0,60}\b(?:enabled|on|activated|engaged|you|now)\b"),
     # talking about jailbreaks ("explain jailbreak attacks to our security team") is not one
-    _r("jailbreak_word", "jailbreak", 0.7, r"\bjailbr(?:oken|eak(?:ed|ing)?)\b(?!\s+(?:attacks?|attempts?|techniques|defen[cs]es?|protection|awareness)\b)"
+    _r("jailbreak_word", "jailbreak", 0.7, r"\bjailbr(?:oken|eak(?:ed|ing)?)\b(?!\s+(?:attacks?|attempts?|techniques|defen[cs]es?|protection|awareness|rules|detection|detectors?|classifiers?|tests?|datasets?)\b)"
        r"(?![^.\n]{0,40}\b(?:detect|classifier|dataset|benchmark|research|paper|eval|security team))"),
     _r("no_limits_persona", "jailbreak", 1.0,
        r"\b(?:you are|you're|act as|act like|behave (?:as if|like)|pretend(?: to be| you are)?|roleplay as|play the role of|become|imagine you are|simulate)\b[^.\n]{0,80}\b(?:no|without|free (?:of|from)|not bound by|unbound by|beyond|ignores?|doesn't have|does not have|don't have|lacks?|removed)\b[^.\n]{0,25}\b(?:restrictions?|limits?|limitations?|filters?|censorship|rules|guidelines|ethics|morals?|boundaries|policies|content polic\w+|safeguards|guardrails|safety (?:checks|training|filters?|rules|layer))"
