@@ -115,6 +115,7 @@ NEGATIVES = [
     # gene and protein compounds: high entropy, but words and short symbols (SciFact abstracts)
     "Oct4/Sox2/Klf4/Myc-mediated reprogramming of fibroblasts was less efficient.",
     "CD4+CD25+Foxp3+Regulatory T cells suppressed the response.",
+    "CXCL10/interferon-gamma-inducible protein 10 was raised; huIi80MAGE-A3-transduced cells responded.",
 ]
 
 
