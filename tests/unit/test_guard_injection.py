@@ -459,7 +459,7 @@ def test_training_supplements_stay_out_of_every_test_set() -> None:
     held += _lines("benign_studio_questions.txt") + _lines("benign_studio_holdout.txt")
     held += _lines("benign_multilingual_questions.txt") + _lines("benign_approval_questions.txt")
     held += _lines("attacks_approval_holdout.txt") + _lines("benign_writing_requests.txt")
-    held += _lines("attacks_quoted.txt") + _lines("benign_quoted_attacks.txt")
+    held += _lines("attacks_quoted.txt") + _lines("benign_quoted_attacks.txt") + _lines("benign_desk_holdout_j.txt")
     for text in [*BENIGN, *ATTACKS, *FIFTH_BENIGN, *FIFTH_ATTACKS, *SIXTH_BENIGN, *SIXTH_ATTACKS, *held, *asks]:
         assert text.casefold() not in supplement, text
 
@@ -552,6 +552,7 @@ def test_questions_about_another_component_are_not_overrides(text: str, fires: b
     ("benign_multilingual_questions.txt", 1),  # measured 0 of 20 (1 before the German refinement)
     ("benign_approval_questions.txt", 1),  # measured 0 of 15 (3 before skip_approval joined the exemption)
     ("benign_writing_requests.txt", 3),  # measured 3 of 20 (5 before the two refinements below)
+    ("benign_desk_holdout_j.txt", 1),  # measured 0 of 30, written after every change and scored once
 ])
 def test_engineers_debugging_graphs_pass(name: str, most_refused: int) -> None:
     refused = [t for t in _lines(name) if not check_input(t).allowed]
