@@ -87,6 +87,10 @@ async def test_langfuse_trace_reaches_its_ingest(scripted, monkeypatch):
         assert "ana" in users
         tags = " ".join(str(v) for s in spans for k, v in s["attributes"].items() if "tags" in k)
         assert "agent:code" in tags  # observations are tagged with the agent that ran them
+        # Every model call is one generation, none twice: the router's, and the code agent's two
+        # (tool call, answer).
+        generations = [s for s in spans if s["attributes"].get("langfuse.observation.type") == "generation"]
+        assert len(generations) == 3
     finally:
         telemetry.reset()
         ingest.close()

@@ -71,6 +71,31 @@ async def test_tool_call_is_parsed(llm):
     assert llm.script.requests[0]["tools"][0]["function"]["name"] == "lookup"
 
 
+async def test_direct_generation_returns_what_langchain_ainvoke_returns(llm):
+    """The gateway calls a served model's `_agenerate` directly (one callback run, not two); the
+    reply must be the message LangChain's own `ainvoke` gives for the same response."""
+    from serving.gateway import backends_for, generate
+
+    served = backends_for("research", offline_echo)[0].model.bind_tools([lookup])
+    for reply in (text("the answer"), tool_reply("lookup", term="latency")):
+        llm.push(reply, reply)
+        direct = await generate(served, [HumanMessage("hi")])
+        via_ainvoke = await served.ainvoke([HumanMessage("hi")], config={"callbacks": []})
+        def calls(m):  # as are tool call ids
+            return [{k: v for k, v in c.items() if k != "id"} for c in m.tool_calls]
+
+        assert (direct.content, calls(direct)) == (via_ainvoke.content, calls(via_ainvoke))
+        assert direct.usage_metadata == via_ainvoke.usage_metadata and direct.usage_metadata["total_tokens"] > 0
+        def meta(m):  # the response id is new for every response
+            return {k: v for k, v in m.response_metadata.items() if k != "id"}
+
+        assert meta(direct) == meta(via_ainvoke) and direct.response_metadata["id"]
+        assert direct.response_metadata["finish_reason"] in ("stop", "tool_calls")
+        assert direct.response_metadata["model_name"]
+    sent = llm.script.requests
+    assert sent[0] == sent[1] and sent[2] == sent[3]  # the same request either way
+
+
 async def test_500s_are_retried_then_succeed(llm):
     llm.push({"fail": 500}, {"fail": 500}, text("third time lucky"))
     reply = await chat_model("research", offline_echo).ainvoke([HumanMessage("hi")])
