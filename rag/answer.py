@@ -6,6 +6,7 @@ by [n]; citation n maps to the chunk's id and source, so every claim is traceabl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,29 @@ def citation(n: int, hit: Hit) -> dict[str, Any]:
         snippet = snippet[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
     return {"n": n, "chunk_id": hit.chunk_id, "source": hit.source, "title": hit.title,
             "snippet": snippet}
+
+
+_BULLET = re.compile(r"^(?:#+|[-*+]|\d+[.)])\s+")
+_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_OWN_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def quotable(sentence: str) -> str:
+    """A sentence as an answer quotes it: bullet, heading and bold markup dropped, and bracketed
+    numbers of its own written (n), so that only the answer's citations read as [n]."""
+    text = _BOLD.sub(r"\2", _BULLET.sub("", sentence.strip()))
+    return _OWN_MARKER.sub(r"(\1)", text)
+
+
+def ranked_sentences(question: str, passages: Sequence[tuple[int, str]],
+                     min_chars: int = 20) -> list[tuple[int, str]]:
+    """(n, sentence) from every passage, the most query terms shared first; ties go to the earlier
+    passage, then the earlier sentence. Fragments under `min_chars` (headings, labels) are left out."""
+    terms = set(tokenize(question))
+    scored = [(len(terms & set(tokenize(sent))), -i, -j, n, sent)
+              for i, (n, text) in enumerate(passages)
+              for j, sent in enumerate(split_sentences(text)) if len(sent) >= min_chars]
+    return [(n, sent) for *_, n, sent in sorted(scored, key=lambda t: t[:3], reverse=True)]
 
 
 def best_sentences(question: str, text: str, limit: int) -> list[str]:
@@ -44,5 +68,5 @@ def extractive_answer(question: str, hits: Sequence[Hit | dict[str, Any]], max_c
             continue
         n = len(citations) + 1
         citations.append(citation(n, hit))
-        lines.extend(f"{s} [{n}]" for s in sents)
+        lines.extend(f"{quotable(s)} [{n}]" for s in sents)
     return " ".join(lines), citations

@@ -17,7 +17,8 @@ from rag.types import Chunk, Document
 
 MAX_WORDS = 300
 OVERLAP_WORDS = 50
-VERSION = "c1"  # part of the content hash: changing chunk rules re-indexes on the next ingest
+VERSION = "c2"  # part of the content hash: changing chunk or loader text rules re-indexes on the next ingest
+# (c2: table rows became sentences, rag/loaders.py)
 
 _ABBREV = r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bal\.)(?<!\bFig\.)(?<!\bvs\.)(?<!\bDr\.)(?<!\bMr\.)(?<!\bNo\.)"
 _SENT_END = re.compile(_ABBREV + r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")

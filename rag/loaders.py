@@ -10,6 +10,7 @@ import hashlib
 import io
 import re
 from collections.abc import Callable
+from itertools import zip_longest
 from pathlib import Path
 
 from rag.types import Document, Section
@@ -54,8 +55,60 @@ def _decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def table_sentences(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A table as one sentence per row, each cell named by its column ("Tier: high; approval: a
+    reviewer approves."). A row then reads on its own in a chunk, an extractive answer or a
+    citation, where the flattened table ("| tier | approval | |---|---| | high | ...") did not,
+    and HTML cells no longer run together ("highnone")."""
+    if not rows:
+        rows, header = [header], []
+    out = []
+    for cells in rows:
+        parts = [f"{h}: {c}" if h else c for h, c in zip_longest(header, cells, fillvalue="") if c]
+        if parts:
+            text = "; ".join(parts)
+            # Sentence case: chunks join sentences with spaces, and the splitter that finds them
+            # again for an answer starts a sentence only at a capital ("… none. Tier: high; …").
+            text = text[0].upper() + text[1:]
+            out.append(text if text[-1] in ".!?" else text + ".")
+    return out
+
+
 _ATX = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")  # |---|:--:|
+_CELL_BORDER = re.compile(r"(?<!\\)\|")
+
+
+def _cells(line: str) -> list[str]:
+    line = line.strip().removeprefix("|")
+    if line.endswith("|") and not line.endswith("\\|"):
+        line = line[:-1]
+    return [c.strip().replace("\\|", "|") for c in _CELL_BORDER.split(line)]
+
+
+def _markdown_tables(lines: list[str]) -> list[str]:
+    """Pipe tables (a header, a |---| rule, rows) become one paragraph per row; not in fences."""
+    out: list[str] = []
+    i, in_fence = 0, False
+    while i < len(lines):
+        line = lines[i]
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        rule = lines[i + 1] if i + 1 < len(lines) else ""
+        if not in_fence and "|" in line and "|" in rule and _TABLE_RULE.match(rule):
+            j, rows = i + 2, []
+            while j < len(lines) and "|" in lines[j] and lines[j].strip():
+                rows.append(_cells(lines[j]))
+                j += 1
+            for sentence in table_sentences(_cells(line), rows):
+                out += ["", sentence]  # a blank line: each row is its own paragraph
+            out.append("")
+            i = j
+            continue
+        out.append(line)
+        i += 1
+    return out
 
 
 def parse_markdown(data: bytes, path: Path) -> tuple[str, list[Section]]:
@@ -67,7 +120,7 @@ def parse_markdown(data: bytes, path: Path) -> tuple[str, list[Section]]:
 
     def flush() -> None:
         if buf:
-            sections.append(Section([h for _, h in stack], "\n".join(buf).strip()))
+            sections.append(Section([h for _, h in stack], "\n".join(_markdown_tables(buf)).strip()))
             buf.clear()
 
     for line in _decode(data).splitlines():
@@ -113,7 +166,8 @@ def parse_html(data: bytes, path: Path) -> tuple[str, list[Section]]:
 
     def flush() -> None:
         text = re.sub(r"[ \t]+", " ", "".join(buf))
-        text = re.sub(r"\s*\n\s*", "\n", text).strip()
+        text = re.sub(r"\s*\n\s*\n\s*", "\n\n", text)  # paragraph breaks (table rows) stay
+        text = re.sub(r" *\n *", "\n", text).strip()
         if text:
             sections.append(Section([h for _, h in stack], text))
         buf.clear()
@@ -129,11 +183,19 @@ def parse_html(data: bytes, path: Path) -> tuple[str, list[Section]]:
                     title = text
                 elif not (level == 1 and text == title):
                     stack.append((level, text))
+            elif node.name == "table" and node.find_parent("table") is None:
+                rows = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])]
+                        for tr in node.find_all("tr")]
+                first = node.find("tr")
+                has_header = first is not None and first.find("th") is not None
+                header, body = (rows[0], rows[1:]) if has_header else ([], rows)
+                buf.append("\n\n" + "\n\n".join(table_sentences(header, body)) + "\n\n")
             elif node.name in _BLOCK:
                 buf.append("\n")
         elif isinstance(node, NavigableString) and type(node) is NavigableString:
-            # Skip text that belongs to a heading (already used) or to script/style.
-            if not any(p.name in _HEAD or p.name in _SKIP for p in node.parents):
+            # Skip text that belongs to a heading (already used), to script/style, or to a table
+            # (already written as row sentences).
+            if not any(p.name in _HEAD or p.name in _SKIP or p.name == "table" for p in node.parents):
                 buf.append(str(node))
     flush()
     return title, sections

@@ -7,6 +7,7 @@ import re
 from langchain_core.messages import AIMessage, BaseMessage
 
 from agents._offline import turn
+from rag.answer import quotable, ranked_sentences
 from serving.offline_model import tool_call
 
 _DELETE = re.compile(r"\b(?:delete|remove|forget)\b.*?\b(?:document|doc|source|file)\b\s+['\"`]?(\S+?)['\"`]?\s*$",
@@ -29,18 +30,10 @@ def policy(messages: list[BaseMessage]) -> AIMessage:
 
 
 def extractive(question: str, citations: list[dict], max_sentences: int = 3) -> str:
-    """The sentences of the cited passages that share the most words with the question."""
-    words = {w for w in re.findall(r"[a-z0-9]+", question.lower()) if len(w) > 2}
-    scored = []
-    for c in citations:
-        for order, sent in enumerate(re.split(r"(?<=[.!?])\s+|\n+", c["text"])):
-            sent = sent.strip(" #*-")
-            if len(sent) < 20:
-                continue
-            overlap = len(words & set(re.findall(r"[a-z0-9]+", sent.lower())))
-            scored.append((overlap, -c["n"], -order, sent, c["n"]))
-    scored.sort(reverse=True)
-    picked = scored[:max_sentences] or [(0, 0, 0, citations[0]["snippet"], citations[0]["n"])]
-    answer = " ".join(f"{s} [{n}]" for *_, s, n in picked)
+    """The sentences of the cited passages that share the most terms with the question, best first."""
+    picked = ranked_sentences(question, [(c["n"], c["text"]) for c in citations])[:max_sentences]
+    if not picked:
+        picked = [(citations[0]["n"], citations[0]["snippet"])]
+    answer = " ".join(f"{quotable(sentence)} [{n}]" for n, sentence in picked)
     sources = "\n".join(f"[{c['n']}] {c['title']} — {c['source']}" for c in citations)
     return f"From the documents: {answer}\n\nSources:\n{sources}"

@@ -70,3 +70,32 @@ def test_unsupported_and_binary(tmp_path):
     b.write_bytes(b"\x00\x01\x02")
     with pytest.raises(LoaderError, match="binary"):
         load(b)
+
+
+def test_markdown_table_rows_become_sentences(tmp_path):
+    p = tmp_path / "tiers.md"
+    p.write_text("# Tiers\nWho approves what.\n\n| tier | approval |\n|---|:--:|\n| low | none |\n"
+                 "| high | a reviewer, in `a\\|b` order |\n\nAfter the table.\n\n"
+                 "```\n| not | a table |\n|---|---|\n```\n")
+    text = load(p).sections[0].text
+    assert "Tier: low; approval: none." in text
+    assert "Tier: high; approval: a reviewer, in `a|b` order." in text  # an escaped pipe is text
+    assert "|---|:--:|" not in text and "After the table." in text
+    assert "| not | a table |\n|---|---|" in text  # a table inside a code fence stays code
+    from rag.chunking import chunk_document, split_sentences
+
+    # One row, one sentence: in the section, and again in a chunk, whose sentences are joined by spaces.
+    (chunk,) = chunk_document(load(p))
+    for sents in (split_sentences(text), split_sentences(chunk.text)):
+        assert sents[:3] == ["Who approves what.", "Tier: low; approval: none.",
+                             "Tier: high; approval: a reviewer, in `a|b` order."]
+
+
+def test_html_table_cells_do_not_run_together(tmp_path):
+    h = tmp_path / "limits.html"
+    h.write_text("<html><body><h1>Limits</h1><p>Per tier.</p><table><tr><th>tier</th><th>approval</th></tr>"
+                 "<tr><td>low</td><td>none</td></tr><tr><td>high</td><td>a reviewer</td></tr></table>"
+                 "<table><tr><td>plain</td><td>cells</td></tr></table></body></html>")
+    text = load(h).sections[0].text
+    assert text.split("\n\n") == ["Per tier.", "Tier: low; approval: none.", "Tier: high; approval: a reviewer.",
+                                  "Plain; cells."]
