@@ -17,11 +17,13 @@ from rag.types import Chunk, Document
 
 MAX_WORDS = 300
 OVERLAP_WORDS = 50
-VERSION = "c2"  # part of the content hash: changing chunk or loader text rules re-indexes on the next ingest
-# (c2: table rows became sentences, rag/loaders.py)
+VERSION = "c3"  # part of the content hash: changing chunk or loader text rules re-indexes on the next ingest
+# (c2: table rows became sentences, rag/loaders.py; c3: sentences also end before list items, bold, code)
 
 _ABBREV = r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bal\.)(?<!\bFig\.)(?<!\bvs\.)(?<!\bDr\.)(?<!\bMr\.)(?<!\bNo\.)"
-_SENT_END = re.compile(_ABBREV + r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+# A sentence ends at . ! ? before a capital or digit, or before a list marker, bold or a code span:
+# chunks join sentences and list items with spaces, and answers split them again.
+_SENT_END = re.compile(_ABBREV + r"(?<=[.!?])[\"')\]]*\s+(?=(?:[-*+]\s+)?(?:\*\*|__)?(?:[\"'(\[]?[A-Z0-9]|`))")
 
 
 def split_sentences(text: str) -> list[str]:

@@ -12,6 +12,15 @@ def test_sentences_respect_abbreviations_and_lists():
                                      "- item one", "- item two"]
 
 
+def test_sentences_in_a_chunk_end_before_list_items_bold_and_code():
+    # A chunk joins its sentences and list items with spaces; an answer splits them again.
+    text = ("Resume with one decision per action, in order. - **Approve** runs the call. "
+            "- **Edit** runs it with new arguments. `make run` starts the server. It costs 5 - 3 dollars.")
+    assert split_sentences(text) == ["Resume with one decision per action, in order.", "- **Approve** runs the call.",
+                                     "- **Edit** runs it with new arguments.", "`make run` starts the server.",
+                                     "It costs 5 - 3 dollars."]
+
+
 def test_chunks_keep_headings_and_never_cross_sections():
     doc = _doc([Section(["Install"], "Run the installer. It takes a minute."),
                 Section(["Install", "Linux"], "Use apt. Then reboot.")])
