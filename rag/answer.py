@@ -17,12 +17,18 @@ from rag.types import Hit
 SNIPPET_CHARS = 240
 
 
+def cited_as(title: str, section: str = "") -> str:
+    """How a passage is named in a list of sources: its document, then the section inside it, so
+    three passages of one document are told apart ("Approvals › Resume", "Approvals › Audit")."""
+    return f"{title} › {section}" if title and section else title or section
+
+
 def citation(n: int, hit: Hit) -> dict[str, Any]:
     snippet = " ".join(hit.text.split())
     if len(snippet) > SNIPPET_CHARS:
         snippet = snippet[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
     return {"n": n, "chunk_id": hit.chunk_id, "source": hit.source, "title": hit.title,
-            "snippet": snippet}
+            "section": hit.section, "snippet": snippet}
 
 
 _BULLET = re.compile(r"^(?:#+|[-*+]|\d+[.)])\s+")

@@ -84,7 +84,7 @@ class Retriever:
 
     @staticmethod
     def _hit(c: Chunk, score: float) -> Hit:
-        return Hit(c.chunk_id, c.source, c.title, c.position, c.text, score)
+        return Hit(c.chunk_id, c.source, c.title, c.position, c.text, score, c.headings)
 
     async def bm25(self, query: str, n: int = fusion.CANDIDATES,
                    snap: _Snapshot | None = None) -> list[Hit]:
@@ -104,7 +104,7 @@ class Retriever:
         async with pool.connection() as conn:
             rows = await store.hnsw_search(conn, vec, n)
         return [Hit(r["chunk_id"], r["source"], r["title"], r["position"], r["text"],
-                    float(r["score"])) for r in rows]
+                    float(r["score"]), list(r["headings"])) for r in rows]
 
     @staticmethod
     def fuse(bm25: list[Hit], dense: list[Hit]) -> list[Hit]:

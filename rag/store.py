@@ -124,7 +124,7 @@ async def hnsw_search(conn: psycopg.AsyncConnection, query_vec: np.ndarray,
     async with conn.transaction():  # SET LOCAL must not leak into the pooled connection
         await conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, k)}")
         cur = await conn.execute(
-            "SELECT chunk_id, source, title, position, text, 1 - (embedding <=> %s::vector) "
+            "SELECT chunk_id, source, title, position, headings, text, 1 - (embedding <=> %s::vector) "
             "AS score FROM rag_chunks ORDER BY embedding <=> %s::vector LIMIT %s", (lit, lit, k))
         return [dict(r) for r in await cur.fetchall()]
 

@@ -46,13 +46,20 @@ class Hit:
     position: int
     text: str
     score: float
+    headings: list[str] = field(default_factory=list)  # the chunk's heading path inside its document
+
+    @property
+    def section(self) -> str:
+        """The heading path as a citation shows it ("Approvals › Resume"), or ""."""
+        return " › ".join(self.headings)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def of(cls, h: "Hit | dict[str, Any]") -> "Hit":
-        return h if isinstance(h, Hit) else cls(**{k: h[k] for k in cls.__dataclass_fields__})
+        # Dicts saved before `headings` existed (checkpointed state) lack it; it defaults.
+        return h if isinstance(h, Hit) else cls(**{k: h[k] for k in cls.__dataclass_fields__ if k in h})
 
 
 @dataclass

@@ -7,7 +7,7 @@ import re
 from langchain_core.messages import AIMessage, BaseMessage
 
 from agents._offline import turn
-from rag.answer import quotable, ranked_sentences
+from rag.answer import cited_as, quotable, ranked_sentences
 from serving.offline_model import tool_call
 
 _DELETE = re.compile(r"\b(?:delete|remove|forget)\b.*?\b(?:document|doc|source|file)\b\s+['\"`]?(\S+?)['\"`]?\s*$",
@@ -35,5 +35,6 @@ def extractive(question: str, citations: list[dict], max_sentences: int = 3) -> 
     if not picked:
         picked = [(citations[0]["n"], citations[0]["snippet"])]
     answer = " ".join(f"{quotable(sentence)} [{n}]" for n, sentence in picked)
-    sources = "\n".join(f"[{c['n']}] {c['title']} — {c['source']}" for c in citations)
+    sources = "\n".join(f"[{c['n']}] {cited_as(c['title'], c.get('section', ''))} — {c['source']}"
+                        for c in citations)
     return f"From the documents: {answer}\n\nSources:\n{sources}"

@@ -6,6 +6,7 @@ from langchain_core.tools import tool
 
 from guardrails.policy import Risk, register
 from guardrails.retrieval_guard import screen_chunk
+from rag.answer import cited_as
 
 
 @tool(response_format="content_and_artifact")
@@ -19,10 +20,10 @@ async def search_docs(query: str, k: int = 5) -> tuple[str, dict]:
         text, flagged = screen_chunk(hit.text)  # indirect injection is neutralised here
         citations.append({
             "n": n, "chunk_id": hit.chunk_id, "source": hit.source, "title": hit.title,
-            "position": hit.position, "snippet": text[:300], "text": text, "score": round(hit.score, 4),
+            "section": hit.section, "position": hit.position, "snippet": text[:300], "text": text, "score": round(hit.score, 4),
             "flagged": flagged,
         })
-        lines.append(f"[{n}] {hit.title} ({hit.source})\n{text}")
+        lines.append(f"[{n}] {cited_as(hit.title, hit.section)} ({hit.source})\n{text}")
     notes = list(result.notes)
     if not lines:
         return "No passage matched. " + " ".join(notes), {"type": "citations", "citations": [], "notes": notes}

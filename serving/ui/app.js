@@ -91,17 +91,20 @@ function richText(text, citations) {
     if (citations && citations.size) {
       html = html.replace(/\[(\d{1,3})\]/g, (m, n) => {
         const c = citations.get(Number(n));
-        return c ? `<a class="cite" data-key="${esc(c.key)}" title="${esc(c.title)}" href="#">[${n}]</a>` : m;
+        return c ? `<a class="cite" data-key="${esc(c.key)}" title="${esc(citedAs(c))}" href="#">[${n}]</a>` : m;
       });
     }
     return `<span class="text">${html}</span>`;
   }).join("");
 }
 
+// A passage's document, then its section (as rag/answer.py's cited_as names it).
+function citedAs(c) { return c.title && c.section ? `${c.title} › ${c.section}` : (c.title || c.section || ""); }
+
 function openPassage(key) {
   const c = ui.passages.get(key);
   if (!c) return;
-  $("passage-title").textContent = `[${c.n}] ${c.title || c.source || "passage"}`;
+  $("passage-title").textContent = `[${c.n}] ${citedAs(c) || c.source || "passage"}`;
   $("passage-source").textContent = `${c.source || ""}${c.position != null ? ` · chunk ${c.position}` : ""}${c.flagged ? " · flagged as possible injection" : ""}`;
   $("passage-text").textContent = c.text || c.snippet || "";
   $("passage").showModal();
@@ -259,7 +262,7 @@ function messageEl(m, citations) {
   div.innerHTML = `<div class="who">${esc(isHuman ? "you" : (m.name || "assistant"))}</div>${richText(text, isHuman ? null : citations)}`;
   if (!isHuman && citations && citations.size && /\[\d+\]/.test(text) && !/^Sources:/m.test(text)) {
     const list = [...citations.values()].map((c) =>
-      `<div><a class="cite" data-key="${esc(c.key)}" href="#">[${c.n}]</a> ${esc(c.title)} — <small>${esc(c.source)}</small></div>`).join("");
+      `<div><a class="cite" data-key="${esc(c.key)}" href="#">[${c.n}]</a> ${esc(citedAs(c))} — <small>${esc(c.source)}</small></div>`).join("");
     div.insertAdjacentHTML("beforeend", `<div class="sources">${list}</div>`);
   }
   return div;

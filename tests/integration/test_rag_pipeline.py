@@ -101,9 +101,11 @@ async def test_ingest_idempotent_replace_and_search(tmp_path, db):
         res = await r.search("kafka consumer lag partitions", k=3)
         assert res.hits[0].title == "Kafka runbook" and "Consumer lag" in res.hits[0].text
         assert res.hits[0].source.endswith("kafka.md")
+        assert res.hits[0].headings == ["Consumer lag"] and res.hits[0].section == "Consumer lag"
         assert any("reranker skipped" in n for n in res.notes)
         dense_only = await r.dense("how do I undo a release", 3)
         assert dense_only and dense_only[0].title == "Deploys"  # no shared words: dense finds it
+        assert dense_only[0].headings == ["Rollback"]  # from pgvector's query too, not only the snapshot
         # Store changes are picked up (count / max(updated_at) check).
         (tmp_path / "new.md").write_text("# Redis\nEviction policy allkeys-lru drops old keys.")
         with psycopg.connect(db_url, **CONNECTION_KWARGS) as conn:
@@ -131,7 +133,7 @@ async def test_public_search_and_rag_graph(tmp_path, embedded_base, monkeypatch)
 
     res = await search_mod.search("table bloat from long transactions", k=2)
     assert len(res.hits) == 2 and res.hits[0].source.endswith("postgres.txt")
-    assert {"chunk_id", "source", "title", "position", "text", "score"} <= set(vars(res.hits[0]))
+    assert {"chunk_id", "source", "title", "position", "text", "score", "headings"} <= set(vars(res.hits[0]))
 
     graph = build_graph(search_mod.retriever()).compile()
     out = await graph.ainvoke({"question": "What blocks vacuum in Postgres?"})
@@ -140,7 +142,7 @@ async def test_public_search_and_rag_graph(tmp_path, embedded_base, monkeypatch)
     assert "[1]" in out["answer"] and "long transaction blocks vacuum" in out["answer"]
     ids = {h["chunk_id"]: h for h in out["hits"]}
     for c in out["citations"]:
-        assert set(c) == {"n", "chunk_id", "source", "title", "snippet"}
+        assert set(c) == {"n", "chunk_id", "source", "title", "section", "snippet"}
         assert c["chunk_id"] in ids and ids[c["chunk_id"]]["source"] == c["source"]
     assert out["citations"][0]["n"] == 1
     assert any("reranker skipped: no weights configured" in n for n in out["notes"])

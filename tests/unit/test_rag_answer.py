@@ -4,16 +4,17 @@ from rag.types import Hit
 
 def test_extractive_answer_cites_each_sentence():
     hits = [Hit("id-a", "/d/a.md", "A", 0, "Vacuum reclaims dead tuples. Unrelated words here. "
-                "A long transaction blocks vacuum.", 2.0),
+                "A long transaction blocks vacuum.", 2.0, ["Maintenance", "Vacuum"]),
             {"chunk_id": "id-b", "source": "/d/b.md", "title": "B", "position": 3,
              "text": "Bloat grows when vacuum is blocked.", "score": 1.0}]
     text, cites = extractive_answer("What blocks vacuum?", hits)
     assert text == ("Vacuum reclaims dead tuples. [1] A long transaction blocks vacuum. [1] "
                     "Bloat grows when vacuum is blocked. [2]")
     assert cites == [
-        {"n": 1, "chunk_id": "id-a", "source": "/d/a.md", "title": "A",
+        {"n": 1, "chunk_id": "id-a", "source": "/d/a.md", "title": "A", "section": "Maintenance › Vacuum",
          "snippet": hits[0].text},
-        {"n": 2, "chunk_id": "id-b", "source": "/d/b.md", "title": "B",
+        # a hit saved as a dict before hits had headings still reads
+        {"n": 2, "chunk_id": "id-b", "source": "/d/b.md", "title": "B", "section": "",
          "snippet": "Bloat grows when vacuum is blocked."}]
     assert extractive_answer("q", []) == ("", [])
 
@@ -45,7 +46,7 @@ def test_research_offline_answer_ranks_sentences_across_passages():
     from agents.research.offline import extractive
 
     citations = [
-        {"n": 1, "title": "Vacuum", "source": "/d/a.md", "snippet": "…",
+        {"n": 1, "title": "Vacuum", "section": "Autovacuum", "source": "/d/a.md", "snippet": "…",
          "text": "# Vacuum\nVacuum reclaims dead tuples in every table. A long transaction blocks vacuum from working."},
         {"n": 2, "title": "Bloat", "source": "/d/b.md", "snippet": "…",
          "text": "- **Bloat** grows when vacuum is blocked by long transactions."},
@@ -56,4 +57,4 @@ def test_research_offline_answer_ranks_sentences_across_passages():
     answer = extractive("What blocks vacuum? long transactions?", citations, max_sentences=2)
     assert answer.startswith("From the documents: A long transaction blocks vacuum from working. [1] "
                              "Bloat grows when vacuum is blocked by long transactions. [2]\n")
-    assert answer.endswith("Sources:\n[1] Vacuum — /d/a.md\n[2] Bloat — /d/b.md")
+    assert answer.endswith("Sources:\n[1] Vacuum › Autovacuum — /d/a.md\n[2] Bloat — /d/b.md")
