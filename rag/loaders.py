@@ -76,8 +76,17 @@ def table_sentences(header: list[str], rows: list[list[str]]) -> list[str]:
 
 _ATX = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")  # |---|:--:|
+_RULE_CELL = re.compile(r":?-+:?")
 _CELL_BORDER = re.compile(r"(?<!\\)\|")
+
+
+def _is_table_rule(line: str) -> bool:
+    """A pipe table's delimiter row (|---|:--:|). Cell by cell, not one regex: a regex with the
+    optional pipes and spaces of this row backtracks quadratically on a long line of spaces."""
+    if "|" not in line:
+        return False
+    cells = line.strip().removeprefix("|").removesuffix("|").split("|")
+    return all(_RULE_CELL.fullmatch(c.strip()) for c in cells)
 
 
 def _cells(line: str) -> list[str]:
@@ -96,7 +105,7 @@ def _markdown_tables(lines: list[str]) -> list[str]:
         if _FENCE.match(line):
             in_fence = not in_fence
         rule = lines[i + 1] if i + 1 < len(lines) else ""
-        if not in_fence and "|" in line and "|" in rule and _TABLE_RULE.match(rule):
+        if not in_fence and "|" in line and _is_table_rule(rule):
             j, rows = i + 2, []
             while j < len(lines) and "|" in lines[j] and lines[j].strip():
                 rows.append(_cells(lines[j]))

@@ -99,3 +99,15 @@ def test_html_table_cells_do_not_run_together(tmp_path):
     text = load(h).sections[0].text
     assert text.split("\n\n") == ["Per tier.", "Tier: low; approval: none.", "Tier: high; approval: a reviewer.",
                                   "Plain; cells."]
+
+
+def test_a_long_line_of_spaces_with_a_pipe_loads_fast(tmp_path):
+    # The first delimiter-row regex backtracked quadratically here: 83 s for 100k spaces.
+    import time
+
+    p = tmp_path / "odd.md"
+    p.write_text("| a | b |\n" + " " * 100_000 + "|-x\n" + "|-" + " " * 100_000 + "x\nText after.\n")
+    started = time.perf_counter()
+    doc = load(p)
+    assert time.perf_counter() - started < 5
+    assert "Text after." in doc.sections[0].text
