@@ -32,14 +32,15 @@ def citation(n: int, hit: Hit) -> dict[str, Any]:
 
 
 _BULLET = re.compile(r"^(?:#+|[-*+]|\d+[.)])\s+")
-_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+# Bounded and free of its own delimiter, so a text of unclosed "**" stays linear.
+_BOLD = re.compile(r"\*\*(?=\S)([^*]{1,300}?)(?<=\S)\*\*|__(?=\S)([^_]{1,300}?)(?<=\S)__")
 _OWN_MARKER = re.compile(r"\[(\d+)\]")
 
 
 def quotable(sentence: str) -> str:
     """A sentence as an answer quotes it: bullet, heading and bold markup dropped, and bracketed
     numbers of its own written (n), so that only the answer's citations read as [n]."""
-    text = _BOLD.sub(r"\2", _BULLET.sub("", sentence.strip()))
+    text = _BOLD.sub(lambda m: m.group(1) or m.group(2), _BULLET.sub("", sentence.strip()))
     return _OWN_MARKER.sub(r"(\1)", text)
 
 

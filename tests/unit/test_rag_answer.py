@@ -40,6 +40,11 @@ def test_quoted_sentences_lose_markup_and_their_own_markers():
     assert quotable("Answers carry numbered citations `[1]` that map to chunks.") == \
         "Answers carry numbered citations `(1)` that map to chunks."
     assert quotable("2 ** 10 is 1024, and a_b__c stays.") == "2 ** 10 is 1024, and a_b__c stays."
+    import time
+
+    started = time.perf_counter()  # unclosed bold markers: was quadratic (80k characters, 14 s)
+    assert quotable("**a " * 20_000) == ("**a " * 20_000).strip()
+    assert time.perf_counter() - started < 2
 
 
 def test_research_offline_answer_ranks_sentences_across_passages():
