@@ -158,6 +158,7 @@ def parse_text(data: bytes, path: Path) -> tuple[str, list[Section]]:
     return title, [Section([], text)]
 
 
+_PARAGRAPH = "\ue000"  # a private-use character: a paragraph break inside an HTML section
 _HEAD = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BLOCK = {"p", "div", "li", "br", "tr", "pre", "blockquote", "section", "article", "dd", "dt",
           "table", "ul", "ol", "header", "footer", "main"}
@@ -174,9 +175,12 @@ def parse_html(data: bytes, path: Path) -> tuple[str, list[Section]]:
     buf: list[str] = []
 
     def flush() -> None:
-        text = re.sub(r"[ \t]+", " ", "".join(buf))
-        text = re.sub(r"\s*\n\s*\n\s*", "\n\n", text)  # paragraph breaks (table rows) stay
-        text = re.sub(r" *\n *", "\n", text).strip()
+        # Whitespace but newlines first, so no pattern below meets a long run of, say, no-break
+        # spaces (`\s*\n\s*` backtracked quadratically on those: 3 s for 50k). Newlines in HTML
+        # source are layout; only the table rows' breaks (_PARAGRAPH) become blank lines.
+        text = re.sub(r"[^\S\n]+", " ", "".join(buf))
+        text = re.sub(r"[ \n]*\n[ \n]*", "\n", text)
+        text = re.sub(rf"[ \n]*{_PARAGRAPH}[ \n{_PARAGRAPH}]*", "\n\n", text).strip()
         if text:
             sections.append(Section([h for _, h in stack], text))
         buf.clear()
@@ -198,7 +202,7 @@ def parse_html(data: bytes, path: Path) -> tuple[str, list[Section]]:
                 first = node.find("tr")
                 has_header = first is not None and first.find("th") is not None
                 header, body = (rows[0], rows[1:]) if has_header else ([], rows)
-                buf.append("\n\n" + "\n\n".join(table_sentences(header, body)) + "\n\n")
+                buf.append(_PARAGRAPH + _PARAGRAPH.join(table_sentences(header, body)) + _PARAGRAPH)
             elif node.name in _BLOCK:
                 buf.append("\n")
         elif isinstance(node, NavigableString) and type(node) is NavigableString:

@@ -111,3 +111,15 @@ def test_a_long_line_of_spaces_with_a_pipe_loads_fast(tmp_path):
     doc = load(p)
     assert time.perf_counter() - started < 5
     assert "Text after." in doc.sections[0].text
+
+
+def test_html_with_a_long_run_of_no_break_spaces_loads_fast(tmp_path):
+    # `\s*\n\s*` backtracked quadratically on runs of whitespace other than spaces and tabs.
+    import time
+
+    h = tmp_path / "nbsp.html"
+    h.write_text("<html><body><p>Before.</p>" + "\xa0" * 100_000 + "<p>After.</p>\n\n<p>End.</p></body></html>")
+    started = time.perf_counter()
+    text = load(h).sections[0].text
+    assert time.perf_counter() - started < 5
+    assert text == "Before.\nAfter.\nEnd."  # source newlines are layout, not paragraph breaks
