@@ -288,14 +288,18 @@ RULES: tuple[Rule, ...] = (
     # --- delimiter / prompt-format injection ----------------------------------------------
     _r("chat_tokens", "delimiter", 0.8,
        r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\|>|\[/?INST\]|<</?SYS>>|<\s*/?\s*(?:system|sys|instructions?|admin)\s*>"),
+    # Blanks, not `\s*`, around the header's parts, and one run of them between any two: adjacent
+    # `\s*` let a message of newlines or spaces backtrack cubically (2,000 newlines: 58 s).
     _r("role_header", "delimiter", 0.6,
-       r"(?:^|\n)\s*(?:#{1,4}\s*|\[|\*\*)?\s*(?:system|assistant|admin|developer|root)\s*(?:\]|\*\*)?\s*(?:message|prompt|instruction|override|note)?\s*[:>\]]"
+       r"(?:^|\n)[ \t]*(?:(?:#{1,4}|\[|\*\*)[ \t]*)?(?:system|assistant|admin|developer|root)[ \t]*(?:(?:\]|\*\*)[ \t]*)?(?:(?:message|prompt|instruction|override|note)[ \t]*)?[:>\]]"
        # the header's text on its line or the next, but not a YAML mapping ("system:\n  prompt: |")
        r"[ \t]*(?:[^\s]|\n(?![ \t]+[\w-]+:)\s*\S)"),
     _r("end_of_prompt", "delimiter", 0.7,
-       r"\b(?:end|stop)\s+(?:of\s+)?(?:the\s+)?(?:chat|prompt|input|conversation|user input|instructions|system prompt|context|ambiguity|transcript)\b|%{2,}\s*(?:end|begin|start)|={3,}\s*(?:end|begin|new)|-{3,}\s*(?:end|begin|new)\s"),
+       # A rule of %, = or - counts from its first character: matching from inside the run retried
+       # every shorter run (quadratic in its length).
+       r"\b(?:end|stop)\s+(?:of\s+)?(?:the\s+)?(?:chat|prompt|input|conversation|user input|instructions|system prompt|context|ambiguity|transcript)\b|(?<!%)%{2,}\s*(?:end|begin|start)|(?<!=)={3,}\s*(?:end|begin|new)|(?<!-)-{3,}\s*(?:end|begin|new)\s"),
     _r("fake_completion", "delimiter", 0.5,
-       r"(?:^|\n)\s*(?:ai|bot|robot|assistant|model|gpt)\s*:\s*(?:access granted|sure|ok|understood|i will)\b"),
+       r"(?:^|\n)[ \t]*(?:ai|bot|robot|assistant|model|gpt)\s*:\s*(?:access granted|sure|ok|understood|i will)\b"),
     # --- token flooding (repeated junk to push the real prompt out of the window) --------------
 )
 

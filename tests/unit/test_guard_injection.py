@@ -14,7 +14,7 @@ import pytest
 from guardrails import injection
 from guardrails.input_guard import check_input, refusal_message
 from guardrails.normalize import normalize
-from guardrails.rules import RULE_BLOCK, category_scores, scan
+from guardrails.rules import RULE_BLOCK, RULES, category_scores, scan
 
 DATA = Path(__file__).parent / "data"
 
@@ -99,6 +99,22 @@ def test_one_huge_token_normalises_in_linear_time() -> None:
     started = time.perf_counter()
     normalize("artisanlib" * 4_800)
     assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize("text", ["\n" * 19_990, " \n" * 9_990, "\n " * 9_990, " " * 19_990 + "x", "\t" * 19_990 + "x",
+                                  "system" + " " * 19_000 + "x", "-" * 19_990, "=" * 19_990, "%" * 19_990])
+def test_a_message_of_blanks_or_rules_is_screened_in_linear_time(text: str) -> None:
+    # Adjacent `\s*` in the role-header rule backtracked cubically (2,000 newlines: 58 s, so a
+    # 20,000-character message of newlines would have held a guard thread for hours), the fake
+    # completion rule quadratically, and "----- end" from inside a run of dashes quadratically.
+    check_input("warm up")  # the first call loads the encoder
+    started = time.perf_counter()
+    assert check_input(text).category in (None, "encoding")
+    assert time.perf_counter() - started < 3.0
+    for rule in RULES:
+        started = time.perf_counter()
+        rule.pattern.search(text)
+        assert time.perf_counter() - started < 0.5, rule.name
 
 
 def test_misspelt_attack_words_are_corrected_for_the_rules() -> None:
