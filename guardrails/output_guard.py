@@ -15,7 +15,9 @@ from guardrails.settings import get_guard_settings
 # Scheme URLs and bare "www." hosts. Bare "host.tld/path" forms are left alone on purpose:
 # in engineering answers they are mostly file paths (serving/cli.py, docs/x.md).
 _URL_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'`{}|\\^\[\]()]+", re.I)
-_MD_LINK_RE = re.compile(r"(!?)\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+# No brackets inside a link's text or URL: with them, an answer of "![a](![a](..." re-scanned the rest
+# of itself from every "[" (20k characters: 4 s). A bare URL with brackets still meets _URL_RE.
+_MD_LINK_RE = re.compile(r"(!?)\[([^\[\]]*)\]\(\s*<?([^)\s>\[\]]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _TRAILING = ".,;:!?*_~"
 
 
