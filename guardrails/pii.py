@@ -40,6 +40,23 @@ def _regex(pii_type: str, pattern: str, flags: int = 0, group: int = 0,
     return detect
 
 
+_WORD = re.compile(r"\S+")
+
+
+def _emails(text: str) -> list[PIIMatch]:
+    """LangChain's `detect_email`, run only on the words that hold an "@": its pattern re-scans
+    every run of address characters from each of their positions, so a 20,000-character text of
+    "a.a.a.…" took 0.3 s (and 50,000, 2 s) without a single "@" in it."""
+    out = []
+    for token in _WORD.finditer(text):
+        if "@" not in token.group():
+            continue
+        for m in detect_email(token.group()):
+            out.append(PIIMatch(type=m["type"], value=m["value"], start=token.start() + m["start"],
+                                end=token.start() + m["end"]))
+    return out
+
+
 def luhn_ok(number: str) -> bool:
     digits = [int(d) for d in number if d.isdigit()]
     total = 0
@@ -97,7 +114,7 @@ def _high_entropy_ok(value: str) -> bool:
 
 
 DETECTORS: dict[str, Detector] = {
-    "email": detect_email,
+    "email": _emails,
     # Cards: 13-19 digits, optionally grouped by single spaces or hyphens; not part of a longer number.
     "credit_card": _regex("credit_card", r"(?<![\d.-])\d(?:[ -]?\d){12,18}(?![\d-])", check=_card_ok),
     "iban": _regex("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", check=iban_ok),
