@@ -3,7 +3,7 @@
 AGENTDESK_INPUT_PII: "mask" (default: PII and secrets in a user message are replaced by
 [REDACTED_<TYPE>] before any model sees them), "block" (refuse the message) or "off".
 AGENTDESK_LINK_ALLOWLIST: comma-separated hosts (or URL prefixes) links may point to besides
-the cited sources. AGENTDESK_MAX_INPUT_CHARS is shared with serving.settings.
+the cited sources. AGENTDESK_MAX_INPUT_CHARS: longer messages are refused (length).
 AGENTDESK_GUARD_ENGINE: how the orchestrator's guard nodes run the detectors. "direct" (default)
 calls them in process; "nemo" goes through the NeMo Guardrails rails in guardrails/config (same
 verdicts, plus NeMo's YARA rules on answers, ~20 ms more per message in and ~45 ms out here).
@@ -22,7 +22,7 @@ class GuardSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     input_pii: Literal["mask", "block", "off"] = Field(default="mask", alias="AGENTDESK_INPUT_PII")
-    max_input_chars: int = Field(default=20_000, alias="AGENTDESK_MAX_INPUT_CHARS")
+    max_input_chars: int = Field(default=20_000, ge=1, alias="AGENTDESK_MAX_INPUT_CHARS")
     link_allowlist: str = Field(default="", alias="AGENTDESK_LINK_ALLOWLIST")
     engine: Literal["direct", "nemo"] = Field(default="direct", alias="AGENTDESK_GUARD_ENGINE")
 

@@ -205,6 +205,8 @@ def onnx_encoder(backend: str = "onnx-int8", max_seq_length: int = MAX_SEQ_LENGT
 def get_encoder(backend: str | None = None) -> Encoder:
     """The process-wide encoder; backend from AGENTDESK_ENCODER_BACKEND (default onnx-int8)."""
     backend = backend or os.environ.get("AGENTDESK_ENCODER_BACKEND", "onnx-int8")
+    if backend not in ("torch", "onnx", "onnx-int8"):  # a typo used to select torch, the slowest
+        raise ValueError(f"AGENTDESK_ENCODER_BACKEND must be torch, onnx or onnx-int8, not {backend!r}")
     if backend in ("onnx", "onnx-int8"):
         try:
             return onnx_encoder(backend)

@@ -15,9 +15,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from rag.types import Hit
+from serving.settings import get_settings
 
 log = logging.getLogger(__name__)
-DEPTH = int(os.environ.get("AGENTDESK_RERANK_DEPTH", "20"))  # CPU cost grows linearly with it
+DEPTH = get_settings().rerank_depth  # CPU cost grows linearly with it
 
 
 class Reranker:

@@ -39,7 +39,9 @@ def jwt_settings() -> dict[str, Any] | None:
     public = os.environ.get("AGENTDESK_JWT_PUBLIC_KEY")
     if not (secret or public):
         return None
-    if public and not public.lstrip().startswith("-----") and Path(public).is_file():
+    if public and not public.lstrip().startswith("-----"):
+        if not Path(public).is_file():  # else every client's token would be blamed instead
+            raise ValueError(f"AGENTDESK_JWT_PUBLIC_KEY is neither PEM text nor a readable file: {public!r}")
         public = Path(public).read_text()
     return {
         # Never both algorithm families for one key: that is the classic HS/RS confusion attack.
@@ -49,9 +51,19 @@ def jwt_settings() -> dict[str, Any] | None:
     }
 
 
+def forced_keys() -> bool:
+    """AGENTDESK_AUTH=keys forces keys mode; unset or `local` leaves it to the users table. Any
+    other value is an error, not quietly local: `KEYS` or `on` meant to close the server."""
+    value = os.environ.get("AGENTDESK_AUTH", "").strip().lower()
+    if value not in ("", "local", "keys"):
+        raise ValueError(f"AGENTDESK_AUTH must be 'keys' or 'local' (or unset), not {os.environ['AGENTDESK_AUTH']!r}")
+    return value == "keys"
+
+
 async def mode() -> Mode:
-    """'keys' when users or JWTs are configured. A database error raises: callers fail closed."""
-    if os.environ.get("AGENTDESK_AUTH") == "keys" or jwt_settings() is not None:
+    """'keys' when forced, or users or JWTs are configured. A bad AGENTDESK_AUTH or a database
+    error raises: callers fail closed."""
+    if forced_keys() or jwt_settings() is not None:
         return "keys"
     return "keys" if await users.any_users() else "local"
 

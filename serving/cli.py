@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import math
 import sys
+from pathlib import Path
 
 
 def _lazy(target: str):
@@ -25,6 +27,8 @@ def _at_least(low: float, kind: type = int):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not math.isfinite(value):  # nan < low is False: it would pass the check below
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
         if value < low:
             raise argparse.ArgumentTypeError(f"must be {low} or more, got {text}")
         return value
@@ -109,8 +113,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def load_dotenv() -> None:
+    """`.env` in the working directory into the environment, variables already set winning (as
+    pydantic-settings reads it). The settings classes read `.env` themselves, but what reads the
+    environment directly (auth mode, Langfuse, OpenTelemetry, the SQL limits) did not, and neither
+    did the server `agentdesk run` starts, whose working directory is under the data folder: a
+    served model or `AGENTDESK_AUTH=keys` set in `.env` was ignored by the process that runs the graphs."""
+    import dotenv
+
+    dotenv.load_dotenv(Path.cwd() / ".env", override=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    load_dotenv()
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         stream=sys.stderr,
@@ -120,12 +136,26 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - only database failures get the short form below
+    except Exception as exc:  # noqa: BLE001 - only settings and database failures get a short form
+        if problem := _settings_problem(exc):
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
         if not _is_database_failure(exc):
             raise
         print(f"error: Postgres at {_where()} failed: {str(exc).strip().splitlines()[0]}. Check that it runs "
               "and DATABASE_URL is right (unset DATABASE_URL to use the embedded Postgres).", file=sys.stderr)
         return 2
+
+
+def _settings_problem(exc: BaseException) -> str | None:
+    """One line per bad setting (pydantic names the variable), or the auth setting's own error."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError) and exc.title in ("Settings", "GuardSettings"):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}={e.get('input')!r}: {e['msg']}" for e in exc.errors())
+    if isinstance(exc, ValueError) and str(exc).startswith("AGENTDESK_"):  # our own setting checks
+        return str(exc)
+    return None
 
 
 def _is_database_failure(exc: BaseException) -> bool:

@@ -11,7 +11,8 @@ and resumed again.
 from __future__ import annotations
 
 import logging
-import os
+
+from serving.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ WHERE checkpoint_ns = '' AND metadata ? 'graph_id'
   AND (checkpoint->>'ts')::timestamptz > now() - %s * interval '1 hour'
 ORDER BY thread_id, checkpoint_id DESC
 """
-RECOVER_HOURS = float(os.environ.get("AGENTDESK_RECOVER_HOURS", "1"))
+RECOVER_HOURS = get_settings().recover_hours
 _KEEP = ("owner", "tenant", "graph_id", "assistant_id", "title")
 
 

@@ -5,12 +5,13 @@ message saying what to send instead, before anything reaches a graph or a checkp
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Any
 
+from serving.settings import get_settings
+
 RUN_PATH = re.compile(r"^/(?:threads/[^/]+/)?runs(?:/stream|/wait)?$")
-MAX_BODY_BYTES = int(os.environ.get("AGENTDESK_MAX_BODY_BYTES", str(2 * 1024 * 1024)))
+MAX_BODY_BYTES = get_settings().max_body_bytes
 _ROLES = {"human", "user", "ai", "assistant", "system", "tool", "function", "developer", "remove"}
 
 

@@ -106,7 +106,10 @@ def model_preflight(settings) -> str:
 def main(args: argparse.Namespace) -> int:
     from serving.db import database_url
 
+    from serving import auth
+
     settings = get_settings()
+    auth.forced_keys(), auth.jwt_settings()  # a bad auth setting stops here, before any work
     port = args.port or int(os.environ.get("PORT", "2024"))
     started = time.perf_counter()
     url = database_url()

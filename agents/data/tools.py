@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime, time, timedelta
@@ -33,12 +32,13 @@ from agents.data.sql_policy import SqlVerdict, classify_sql, leading_keyword
 from agents.data.warehouse import READER_ROLE, SCHEMA, ensure_warehouse_async
 from guardrails.policy import Risk, register
 from serving.db import app_pool
+from serving.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-STATEMENT_TIMEOUT_S = float(os.environ.get("AGENTDESK_SQL_TIMEOUT_S", "5"))
-WRITE_TIMEOUT_S = float(os.environ.get("AGENTDESK_SQL_WRITE_TIMEOUT_S", "30"))
-ROW_CAP = int(os.environ.get("AGENTDESK_SQL_ROW_CAP", "500"))
+STATEMENT_TIMEOUT_S = get_settings().sql_timeout_s
+WRITE_TIMEOUT_S = get_settings().sql_write_timeout_s
+ROW_CAP = get_settings().sql_row_cap
 PREVIEW_ROWS = 20
 _CURSOR = "agentdesk_q"
 _RISK = {"read": Risk.low, "write": Risk.high, "ddl": Risk.critical, "refused": Risk.low}
@@ -54,6 +54,11 @@ async def _ensure_ready() -> None:
         _ready = True
 
 
+def _ms(seconds: float) -> str:
+    """A statement_timeout value: at least 1 ms, since '0ms' would mean no timeout at all."""
+    return f"{max(1, int(seconds * 1000))}ms"
+
+
 @asynccontextmanager
 async def read_only(conn: AsyncConnection, timeout_s: float) -> AsyncIterator[psycopg.AsyncCursor]:
     """A READ ONLY transaction with a statement timeout, as the reader role when we may."""
@@ -64,7 +69,7 @@ async def read_only(conn: AsyncConnection, timeout_s: float) -> AsyncIterator[ps
             " set_config('search_path', %s, true),"
             " EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = %s"
             "         AND pg_has_role(current_user, r.oid, 'MEMBER')) AS reader",
-            (f"{max(1, int(timeout_s * 1000))}ms", SCHEMA, READER_ROLE))
+            (_ms(timeout_s), SCHEMA, READER_ROLE))
         row = await cur.fetchone()
         if _value(row, "reader"):
             await conn.execute(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(READER_ROLE)))
@@ -104,7 +109,7 @@ async def execute_write(sql: str, *, row_cap: int | None = None,
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SELECT set_config('statement_timeout', %s, true),"
                            " set_config('search_path', %s, true)",
-                           (f"{int((timeout_s or WRITE_TIMEOUT_S) * 1000)}ms", SCHEMA))
+                           (_ms(timeout_s or WRITE_TIMEOUT_S), SCHEMA))
         cur = conn.cursor(row_factory=tuple_row)
         await cur.execute(sql, binary=True)  # one statement only, as for reads
         rows = await cur.fetchmany(cap + 1) if cur.description else []
