@@ -20,8 +20,9 @@ _READY = re.compile(r"chat UI:\s+(http://\S+)/ui")
 
 class Server:
     def __init__(self, env: dict[str, str] | None = None, port: int | None = None,
-                 extra_args: list[str] | None = None):
+                 extra_args: list[str] | None = None, cwd: Path = ROOT):
         self.env = {**os.environ, **(env or {})}
+        self.cwd = cwd  # where `agentdesk run` starts, and so whose `.env` it reads
         self.extra_args = extra_args or []
         self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
@@ -30,7 +31,7 @@ class Server:
 
     def start(self, timeout: float = 180) -> str:
         cmd = [sys.executable, "-m", "serving.cli", "run", "--port", str(self.port), *self.extra_args]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True)
         ready = threading.Event()
 
