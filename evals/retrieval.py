@@ -40,35 +40,78 @@ def _log(msg: str) -> None:
 _LAYOUT = "a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv"
 
 
+# Only these are read as text; a title may be null (some BEIR exports write it so).
+_STRINGS = {"text": (str,), "title": (str, type(None))}
+_QRELS_FORMAT = "query-id<TAB>corpus-id<TAB>score"
+
+
 def _jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
     rows = []
     for n, row in read_jsonl(path, _LAYOUT):
         if any(k not in row for k in required):
             raise DatasetError(f"{path}:{n}: each line needs {', '.join(required)}")
+        for k, kinds in _STRINGS.items():
+            if k in row and not isinstance(row[k], kinds):
+                raise DatasetError(f'{path}:{n}: "{k}" must be a string')
         rows.append(row)
     return rows
 
 
-def load_beir(corpus_dir: Path, queries_dir: Path, split: str):
-    corpus = _jsonl(corpus_dir / "corpus.jsonl", ("_id", "text"))
-    queries = {str(q["_id"]): q["text"] for q in _jsonl(queries_dir / "queries.jsonl", ("_id", "text"))}
-    qrels_file = queries_dir / "qrels" / f"{split}.tsv"
-    if not qrels_file.is_file():
-        found = sorted(p.stem for p in (queries_dir / "qrels").glob("*.tsv"))
-        raise DatasetError(f"{qrels_file} not found; splits here: {', '.join(found) or 'none'}")
+def _read_qrels(qrels_file: Path) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
     with qrels_file.open(encoding="utf-8") as f:
-        for n, line in enumerate(f):
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) < 3 or (n == 0 and not parts[2].lstrip("-").isdigit()):
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            parts = line.rstrip("\r\n").split("\t")
+            # A short line used to be skipped (its query vanished) and a TREC file (spaces, 4
+            # columns) ended in "no query has a judgement": name the line and the format instead.
+            if len(parts) != 3:
+                raise DatasetError(f"{qrels_file}:{n}: expected {_QRELS_FORMAT}, "
+                                   f"got {line.strip()[:80]!r}")
+            if n == 1 and not parts[2].strip().lstrip("-").isdigit():
                 continue  # header row
             try:
                 qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
             except ValueError:
-                raise DatasetError(f"{qrels_file}:{n + 1}: the score must be an integer, got {parts[2]!r}") from None
+                raise DatasetError(f"{qrels_file}:{n}: the score must be an integer, got {parts[2]!r}") from None
+    return qrels
+
+
+def _check_coverage(qrels: dict[str, dict[str, int]], doc_ids: set[str], query_ids: set[str],
+                    qrels_file: Path, corpus_file: Path, queries_file: Path) -> None:
+    """Judged documents missing from the corpus are scored as misses, which lowers every figure:
+    warn with counts, and refuse when the corpus and the qrels share no document at all."""
+    judged = {d for q in query_ids for d in qrels[q]}  # only the scored queries' judgements matter
+    missing_docs = judged - doc_ids
+    if missing_docs == judged:
+        raise DatasetError(f"none of the {len(judged)} documents judged in {qrels_file} is in "
+                           f"{corpus_file}; are they from the same dataset?")
+    if missing_docs:
+        _log(f"warning: {len(missing_docs)} of {len(judged)} documents judged in {qrels_file} "
+             f"are not in {corpus_file}; they count as misses")
+    missing_queries = set(qrels) - query_ids
+    if missing_queries:
+        _log(f"warning: {len(missing_queries)} of {len(qrels)} queries judged in {qrels_file} "
+             f"are not in {queries_file}; they are not scored")
+
+
+def load_beir(corpus_dir: Path, queries_dir: Path, split: str):
+    corpus_file, queries_file = corpus_dir / "corpus.jsonl", queries_dir / "queries.jsonl"
+    corpus = _jsonl(corpus_file, ("_id", "text"))
+    if not corpus:
+        raise DatasetError(f"{corpus_file} has no documents")
+    queries = {str(q["_id"]): q["text"] for q in _jsonl(queries_file, ("_id", "text"))}
+    qrels_file = queries_dir / "qrels" / f"{split}.tsv"
+    if not qrels_file.is_file():
+        found = sorted(p.stem for p in (queries_dir / "qrels").glob("*.tsv"))
+        raise DatasetError(f"{qrels_file} not found; splits here: {', '.join(found) or 'none'}")
+    qrels = _read_qrels(qrels_file)
     queries = {q: t for q, t in queries.items() if q in qrels}
     if not queries:
-        raise DatasetError(f"no query in {queries_dir / 'queries.jsonl'} has a judgement in {qrels_file}")
+        raise DatasetError(f"no query in {queries_file} has a judgement in {qrels_file}")
+    _check_coverage(qrels, {str(d["_id"]) for d in corpus}, set(queries), qrels_file, corpus_file,
+                    queries_file)
     return corpus, queries, qrels
 
 
@@ -216,8 +259,9 @@ def run(corpus_dir: Path, queries_dir: Path, split: str, methods: list[str]) -> 
 def main(args: argparse.Namespace) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     bad = [m for m in methods if m not in ALL_METHODS]
-    if bad:
-        _log(f"unknown method(s): {', '.join(bad)}; choose from {', '.join(ALL_METHODS)}")
+    if bad or not methods:  # checked before the corpus is indexed and encoded, which takes minutes
+        what = f"unknown method(s): {', '.join(bad)}" if bad else "--methods names no method"
+        _log(f"error: {what}; choose from {', '.join(ALL_METHODS)}")
         return 2
     try:
         result = run(Path(args.corpus), Path(args.queries), args.split, methods)

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from serving.db import connect
+
+# now() - interval overflows Postgres timestamps a few thousand years back; nothing in a
+# checkpoint table is older than a century, so a larger cut-off is a typo, not a request.
+MAX_DAYS = 36500
+
+_TABLES = ("checkpoint_writes", "checkpoint_blobs", "checkpoints")
 
 _IDLE = """
 SELECT thread_id FROM checkpoints
@@ -19,12 +26,19 @@ HAVING max((checkpoint->>'ts')::timestamptz) < now() - make_interval(secs => %s)
 """
 
 
+def has_checkpoints(conn) -> bool:
+    """Whether the saver's tables exist (they do once a server has run against this database)."""
+    found = ", ".join(f"to_regclass('{t}') AS {t}" for t in _TABLES)
+    row = conn.execute(f"SELECT {found}").fetchone()
+    return all(row.values())
+
+
 def prune(conn, older_than_days: float, *, dry_run: bool = False) -> dict[str, int]:
     seconds = older_than_days * 86400
     with conn.transaction():
         threads = [r["thread_id"] for r in conn.execute(_IDLE, (seconds,)).fetchall()]
         counts = {"threads": len(threads)}
-        for table in ("checkpoint_writes", "checkpoint_blobs", "checkpoints"):
+        for table in _TABLES:
             sql = f"{'SELECT count(*) AS n FROM' if dry_run else 'DELETE FROM'} {table} WHERE thread_id = ANY(%s)"
             cur = conn.execute(sql, (threads,))
             counts[table] = cur.fetchone()["n"] if dry_run else cur.rowcount
@@ -32,7 +46,18 @@ def prune(conn, older_than_days: float, *, dry_run: bool = False) -> dict[str, i
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.older_than > MAX_DAYS:
+        print(f"error: --older-than: at most {MAX_DAYS} days (100 years), got {args.older_than:.10g}",
+              file=sys.stderr)
+        return 2
     with connect() as conn:
+        if not has_checkpoints(conn):
+            # A fresh database, or DATABASE_URL pointing somewhere else: say which one, so the
+            # second case is visible, but a scheduled prune on a new install is not a failure.
+            where = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
+            print(f"no checkpoints in {where}: nothing to prune")
+            print(json.dumps({"threads": 0, **dict.fromkeys(_TABLES, 0)}))
+            return 0
         counts = prune(conn, args.older_than, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     rows = sum(v for k, v in counts.items() if k != "threads")
