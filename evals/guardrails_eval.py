@@ -16,9 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -97,24 +100,61 @@ def run(rows: list[dict], errors: list[dict] | None = None) -> dict:
     }
 
 
+def _open_errors_file(path: str, dataset: str) -> tuple[Path, IO[str]]:
+    """A temp file next to `path`, open for writing: proof, before the eval runs, that the errors
+    can be written, without touching `path` until they are (_write_errors_file renames it over)."""
+    out = Path(path)
+    if out.exists() and os.path.samefile(out, dataset):  # writing it would destroy the input
+        raise DatasetError(f"--errors {path} is the dataset itself")
+    if out.is_dir():
+        raise DatasetError(f"--errors {path}: cannot write here (it is a folder)")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        return tmp, tmp.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise DatasetError(f"--errors {path}: cannot write here ({exc.strerror})") from None
+
+
+def _write_errors_file(path: str, tmp: Path, f: IO[str], errors: list[dict]) -> None:
+    with f:
+        f.writelines(json.dumps(e, ensure_ascii=False) + "\n" for e in errors)
+    os.replace(tmp, path)  # whole or not at all: an older errors file is never left half-written
+
+
 def main(args: argparse.Namespace) -> int:
+    errors_tmp = None
     try:
         rows = load_rows(args.dataset)
+        if getattr(args, "errors", None):  # checked before the eval, which may take minutes
+            errors_tmp = _open_errors_file(args.errors, args.dataset)
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        return _evaluate(args, rows, errors_tmp)
+    finally:
+        if errors_tmp is not None:  # interrupted or failed: no temp file left behind
+            errors_tmp[1].close()
+            errors_tmp[0].unlink(missing_ok=True)
+
+
+def _evaluate(args: argparse.Namespace, rows: list[dict], errors_tmp: tuple[Path, IO[str]] | None) -> int:
     print(f"evaluating the input guard ({get_guard_settings().engine}) on {len(rows)} rows", file=sys.stderr)
-    errors: list[dict] | None = [] if getattr(args, "errors", None) else None
+    errors: list[dict] | None = [] if errors_tmp else None
     res = run(rows, errors)
-    if errors is not None:
-        with open(args.errors, "w", encoding="utf-8") as f:
-            f.writelines(json.dumps(e, ensure_ascii=False) + "\n" for e in errors)
-        print(f"wrote {len(errors)} misjudged rows to {args.errors}", file=sys.stderr)
-    if args.json:
+    if args.json:  # the figures first: a failed write below must not lose them
         print(json.dumps(res))
     else:
         print(f"n={res['n']} tpr={res['tpr']} fpr={res['fpr']} precision={res['precision']} f1={res['f1']} "
               f"p50={res['p50_ms']}ms p95={res['p95_ms']}ms")
         for s, m in res["by_source"].items():
             print(f"  {s}: {m}")
+    sys.stdout.flush()
+    if errors_tmp is not None:
+        try:
+            _write_errors_file(args.errors, *errors_tmp, errors)
+        except OSError as exc:
+            print(f"error: could not write {args.errors} ({exc.strerror or exc})", file=sys.stderr)
+            return 2
+        print(f"wrote {len(errors)} misjudged rows to {args.errors}", file=sys.stderr)
     return 0

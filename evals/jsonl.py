@@ -13,12 +13,16 @@ class DatasetError(ValueError):
 
 def read_jsonl(path: str | Path, missing_hint: str = "") -> Iterator[tuple[int, dict]]:
     """(line number, object) for each non-blank line; DatasetError for a missing file, a line
-    that is not JSON, or one that is not an object."""
+    that is not UTF-8 or not JSON, or one that is not an object."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path} not found{f' ({missing_hint})' if missing_hint else ''}")
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    with path.open("rb") as f:  # bytes, decoded line by line, so bad UTF-8 is reported with its line
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DatasetError(f"{path}:{n}: not UTF-8") from None
             if not line.strip():
                 continue
             try:

@@ -33,6 +33,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+from evals.guardrails_eval import load_rows as load_labelled_rows
+from evals.jsonl import DatasetError
 from guardrails import injection
 from guardrails.rules import CATEGORIES, RULE_BLOCK
 
@@ -44,11 +46,20 @@ SUPPLEMENTS = (_DATA / "benign_desk.txt", _DATA / "benign_tasks.txt")
 SECOPS_SUPPLEMENT = (_DATA / "benign_secops.txt",)
 SECOPS_WEIGHT = 0.5
 ATTACK_SUPPLEMENTS = (_DATA / "attacks_written.txt",)
+MIN_PER_CLASS = 5  # the 5 stratified folds need a row of each label in every fold
 
 
 def load_rows(path: str) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The eval's validated rows (labels 0/1 only, a string "text"), refused with a DatasetError
+    when a label has too few rows: anything else trained a classifier that saved the wrong
+    class's weights or a threshold that never fires, silently."""
+    rows = load_labelled_rows(path)
+    attacks = sum(r["label"] for r in rows)
+    benign = len(rows) - attacks
+    if min(attacks, benign) < MIN_PER_CLASS:
+        raise DatasetError(f"{path}: training needs at least {MIN_PER_CLASS} rows of each label, "
+                           f"got {benign} benign (0) and {attacks} attacks (1)")
+    return rows
 
 
 def load_supplement(paths: tuple[Path, ...] = SUPPLEMENTS) -> list[str]:
@@ -131,7 +142,11 @@ def report(x: np.ndarray, y: np.ndarray, ruled: np.ndarray, sources: np.ndarray)
 
 
 def main(args: argparse.Namespace) -> int:
-    rows = load_rows(args.dataset)
+    try:  # before any feature work, so bad input costs nothing and never reaches the artifact
+        rows = load_rows(args.dataset)
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     digest = hashlib.sha256(Path(args.dataset).read_bytes()).hexdigest()
     supplement = load_supplement()
     secops = load_supplement(SECOPS_SUPPLEMENT)
@@ -144,9 +159,9 @@ def main(args: argparse.Namespace) -> int:
     _EXTRA_Y = np.array([0] * (len(supplement) + len(secops)) + [1] * len(attacks), dtype=int)
     _EXTRA_W = np.array([1.0] * len(supplement) + [SECOPS_WEIGHT] * len(secops) + [1.0] * len(attacks))
     x, analyses = _features([r["text"] for r in rows])
-    y = np.array([int(r["label"]) for r in rows])
+    y = np.array([r["label"] for r in rows])
     ruled = np.array([max(a.cats[c] for c in CATEGORIES if c != "flooding") >= RULE_BLOCK for a in analyses])
-    sources = np.array([r.get("source", "unknown") for r in rows])
+    sources = np.array([r["source"] for r in rows])
 
     thr = pick_threshold(_oof(x, y), y, ruled)
     model = _fit(x, y)

@@ -34,3 +34,10 @@ def test_counts_that_make_no_sense_are_usage_errors(argv, message, capsys) -> No
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_dataset_that_is_not_utf8_is_one_clear_line(tmp_path: Path, capsys) -> None:
+    """Bad UTF-8 in a JSONL used to be a UnicodeDecodeError traceback; now its file and line."""
+    (tmp_path / "corpus.jsonl").write_bytes(b'{"_id": "d1", "text": "ok"}\n{"_id": "d2", "text": "caf\xe9"}\n')
+    assert main(["eval", "retrieval", "--corpus", str(tmp_path), "--queries", str(tmp_path), "--split", "test"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"error: {tmp_path / 'corpus.jsonl'}:2: not UTF-8"
