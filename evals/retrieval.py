@@ -59,8 +59,12 @@ def _jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
 
 def _read_qrels(qrels_file: Path) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    with qrels_file.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    with qrels_file.open("rb") as f:  # decoded per line, so bad UTF-8 is reported with its line
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DatasetError(f"{qrels_file}:{n}: not UTF-8") from None
             if not line.strip():
                 continue
             parts = line.rstrip("\r\n").split("\t")

@@ -101,6 +101,13 @@ def test_eval_retrieval_malformed_qrels_line_is_an_error(tmp_path, capsys, no_in
     assert "test.tsv:1: expected query-id<TAB>corpus-id<TAB>score" in capsys.readouterr().err
 
 
+def test_eval_retrieval_qrels_that_are_not_utf8_name_the_line(tmp_path, capsys, no_indexing):
+    corpus, queries = _beir(tmp_path)
+    (queries / "qrels" / "test.tsv").write_bytes(b"query-id\tcorpus-id\tscore\nq1\td\xe91\t1\n")
+    assert _run(corpus, queries) == 2
+    assert "test.tsv:2: not UTF-8" in capsys.readouterr().err
+
+
 def test_eval_retrieval_qrels_for_unknown_docs_and_queries(tmp_path, capsys, no_indexing):
     """Judged documents missing from the corpus were scored as misses without a word."""
     corpus, queries = _beir(tmp_path)
