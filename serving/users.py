@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import sys
 import time
 from dataclasses import dataclass
 
@@ -104,8 +105,23 @@ def forget_cache() -> None:
 
 # ------------------------------------------------------------------ CLI side (sync)
 
+class UserError(ValueError):
+    """A user that cannot be created as asked (blank name, a name taken in another tenant)."""
+
+
 def add_user(conn, name: str, tenant: str = "default") -> str:
-    """Create a key for `name` (a user may hold several, e.g. while rotating). Returns the key."""
+    """Create a key for `name` (a user may hold several, e.g. while rotating). Returns the key.
+
+    User names are global: a thread belongs to its owner's name, whatever the tenant, so a second
+    `alice` in another tenant would have been the first one, with her threads."""
+    name, tenant = name.strip(), tenant.strip()
+    if not name or not tenant:
+        raise UserError("a user needs a name and a tenant that are not blank")
+    row = conn.execute("SELECT tenant FROM agentdesk_api_keys WHERE user_name = %s AND tenant <> %s LIMIT 1",
+                       (name, tenant)).fetchone()
+    if row is not None:
+        raise UserError(f"user {name!r} already exists in tenant {row['tenant']!r}; user names are global, "
+                        f"so pick another name (or add a key in {row['tenant']!r})")
     key_id, key = new_key()
     conn.execute("INSERT INTO agentdesk_api_keys (key_id, user_name, tenant, key_hash) VALUES (%s, %s, %s, %s)",
                  (key_id, name, tenant, hash_key(key)))
@@ -132,7 +148,11 @@ def main(args: argparse.Namespace) -> int:
     with connect() as conn:
         ensure_schema(conn)
         if args.users == "add":
-            key = add_user(conn, args.name, args.tenant)
+            try:
+                key = add_user(conn, args.name, args.tenant)
+            except UserError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
             print(f"user {args.name} (tenant {args.tenant}) created. API key, shown once:\n{key}\n"
                   "Send it as the `x-api-key` header (or `Authorization: Bearer <key>`).")
         elif args.users == "list":

@@ -112,3 +112,19 @@ async def test_rate_limit_raises_429(empty_db, monkeypatch):
     with pytest.raises(Auth.exceptions.HTTPException) as err:
         await auth.on_run_create(ctx("threads", "create_run", carol), {"metadata": {}})
     assert err.value.status_code == 429 and "runs per minute" in err.value.detail
+
+
+async def test_user_names_are_global_across_tenants(empty_db):
+    # A thread belongs to its owner's name: a second "alice" in another tenant would have owned
+    # the first one's threads. A second key for the same user and tenant (rotation) is fine.
+    with db.connect(empty_db) as conn:
+        db.ensure_schema(conn)
+        users.add_user(conn, "alice", "acme")
+        users.add_user(conn, " alice ", "acme")
+        with pytest.raises(users.UserError, match="already exists in tenant 'acme'"):
+            users.add_user(conn, "alice", "globex")
+        for name, tenant in (("", "acme"), ("   ", "acme"), ("bob", " ")):
+            with pytest.raises(users.UserError, match="not blank"):
+                users.add_user(conn, name, tenant)
+        rows = users.list_users(conn)
+    assert [(r["user_name"], r["tenant"]) for r in rows] == [("alice", "acme"), ("alice", "acme")]
