@@ -122,12 +122,11 @@ def resolve_endpoint(endpoint: str, timeout_s: float = 10.0) -> tuple[str, str]:
     from serving.settings import get_settings
     from serving.vllm.check_endpoint import EndpointProblem, served_models
 
+    settings = get_settings()
     try:
-        api_base, served = served_models(endpoint, timeout_s=timeout_s,
-                                         api_key=os.environ.get("AGENTDESK_LLM_API_KEY", "EMPTY"))
+        api_base, served = served_models(endpoint, timeout_s=timeout_s, api_key=settings.llm_api_key)
     except EndpointProblem as exc:
         raise EndpointError(str(exc)) from None
-    settings = get_settings()
     if "llm_model" in settings.model_fields_set:  # chosen by the user: it must be served
         if settings.llm_model not in served:
             raise EndpointError(f"AGENTDESK_LLM_MODEL={settings.llm_model!r} is not served by {api_base}; "

@@ -97,6 +97,8 @@ def served_models(base_url: str, *, timeout_s: float = 10.0, api_key: str | None
             resp = httpx.get(api + "/models", timeout=timeout_s, headers=headers)
             if resp.status_code != 404:
                 break
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:  # InvalidURL is no HTTPError
+        raise EndpointProblem(f"{base_url!r} is not an http(s) URL ({exc})") from None
     except httpx.HTTPError as exc:
         raise EndpointProblem(f"{base_url} does not answer GET /models ({type(exc).__name__}: {exc})") from None
     if resp.status_code != 200:

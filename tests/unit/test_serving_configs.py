@@ -471,3 +471,10 @@ def test_make_run_says_when_the_model_endpoint_is_wrong():
             AGENTDESK_LLM_BASE_URL=srv.url, AGENTDESK_LLM_MODEL="org/other")
     dead = line(AGENTDESK_LLM_BASE_URL=f"http://127.0.0.1:{free_port()}/v1")
     assert "warning:" in dead and "offline fallback answers until it does" in dead
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "ftp://gpu-box/v1", "gpu-box:8000/v1"])
+def test_an_endpoint_that_is_not_an_http_url_is_named(url):
+    # httpx's InvalidURL is not an HTTPError: `eval scenarios --endpoint 'http://[::1'` was a traceback
+    with pytest.raises(EndpointProblem, match="is not an http"):
+        served_models(url, timeout_s=1)
