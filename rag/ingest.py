@@ -26,6 +26,11 @@ from rag.types import Chunk, Document
 
 log = logging.getLogger(__name__)
 ENCODE_BATCH = 128  # chunks gathered across files before one encode call
+# What one document's content can make the store refuse (NUL or a lone surrogate in a PDF's
+# text or title, a value too long for an index); the batch goes on. A lost connection is an
+# OperationalError and still stops the run.
+BAD_DOCUMENT = (psycopg.DataError, psycopg.IntegrityError, psycopg.errors.ProgramLimitExceeded,
+                UnicodeEncodeError)
 
 
 @dataclass
@@ -87,8 +92,16 @@ def ingest_paths(paths: Iterable[str | Path], conn: psycopg.Connection | None = 
             embeddings = encoder.encode([c.index_text for c in chunks])
             at = 0
             for doc, cs, is_new in pending:
-                store.replace_document(conn, doc, cs, embeddings[at:at + len(cs)], vector)
                 at += len(cs)
+                try:
+                    store.replace_document(conn, doc, cs, embeddings[at - len(cs):at], vector)
+                except BAD_DOCUMENT as e:
+                    if conn.broken or conn.closed:
+                        raise  # the server is gone: every later document would fail too
+                    # The transaction rolled back, so the old version (if any) is still there.
+                    report.skipped.append((doc.source, f"not stored: {type(e).__name__}: {e}"))
+                    log.warning("skipped %s: %s", doc.source, e)
+                    continue
                 report.chunks += len(cs)
                 report.added += is_new
                 report.replaced += not is_new

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import zip_longest
 from pathlib import Path
+from typing import Any
 
 from rag.types import Document, Section
 
@@ -45,12 +47,26 @@ def load(path: Path) -> Document:
     sections = [s for s in sections if s.text.strip()]
     if not sections:
         raise LoaderError("no text found")
-    return Document(str(path.resolve()), title or path.stem, sections,
-                    hashlib.sha256(data).hexdigest())
+    return Document(_source(path), title or path.stem, sections, hashlib.sha256(data).hexdigest())
+
+
+def _source(path: Path) -> str:
+    """The resolved path, which is the document's key in the store. A name that is not UTF-8
+    (Latin-1 "caf\xe9.md" on Linux) decodes to lone surrogates that no query can send, so it
+    is a reported skip, not a crash of the whole batch at the first query."""
+    source = str(path.resolve())
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError:
+        raise LoaderError(f"file name is not UTF-8 ({os.fsencode(source)!r}); rename the file "
+                          "to ingest it") from None
+    return source
 
 
 def _decode(data: bytes) -> str:
-    if b"\x00" in data[:4096]:
+    # Anywhere, not just the first 4 KB: Postgres text cannot hold NUL, so a late one used to
+    # abort the whole ingest at insert time.
+    if b"\x00" in data:
         raise LoaderError("binary content in a text file")
     return data.decode("utf-8", errors="replace")
 
@@ -165,11 +181,100 @@ _BLOCK = {"p", "div", "li", "br", "tr", "pre", "blockquote", "section", "article
 _SKIP = {"script", "style", "noscript", "template", "head", "nav"}
 
 
+_HEADING_CHARS = 500  # longer is an unclosed <h2> swallowing the page, not a heading
+
+
+def _walk(root: Any) -> Iterator[tuple[bool, Any]]:
+    """(True, node) as each node under `root` is entered, in document order, and (False, tag) as
+    each tag is left. `descendants` is a flat walk and a stack of open tags gives the leave
+    events: linear, and no recursion, so depth costs nothing (html.parser nests every unclosed
+    <p> or <div>: `<div>x ` 16k times is 112 KB and 16k deep)."""
+    from bs4 import Tag
+
+    open_tags = [root]
+    for node in root.descendants:
+        while len(open_tags) > 1 and open_tags[-1] is not node.parent:
+            yield False, open_tags.pop()
+        yield True, node
+        if isinstance(node, Tag):
+            open_tags.append(node)
+    while len(open_tags) > 1:
+        yield False, open_tags.pop()
+
+
+def _join_capped(strings: list[str], start: int, end: int, cap: int) -> str:
+    """strings[start:end] joined by spaces and cut at `cap` characters, without reading past
+    the cap: nested headings share one long tail of text, and each must cost O(cap), not O(tail)."""
+    out: list[str] = []
+    size = 0
+    for i in range(start, end):
+        if size >= cap:
+            break
+        out.append(strings[i][:cap - size])
+        size += len(out[-1]) + 1
+    return " ".join(out)[:cap].rstrip()
+
+
+def _html_index(root: Any) -> tuple[dict[int, str], dict[int, list[str]]]:
+    """One walk: each heading's text, and each table's rows as sentences, keyed by id(tag).
+
+    Text is what get_text(" ", strip=True) gives, gathered as the walk passes instead of asked
+    of every heading and table (which re-read nested ones: quadratic in depth). A string goes to
+    the innermost cell and a cell to the innermost row, so a nested table's text is no longer
+    repeated in the cells and rows around it; flat tables read as before."""
+    from bs4 import CData, NavigableString, Tag
+
+    strings: list[str] = []  # stripped text in document order; a heading is a range of it
+    starts: dict[int, int] = {}
+    headings: dict[int, str] = {}
+    tables: dict[int, list[str]] = {}
+    tables_rows: dict[int, list] = {}  # outermost tables still open
+    # Per open tag: (rows of its outermost table, its innermost row, its innermost cell).
+    # A row is a list of (is_th, cell strings).
+    states: list[tuple[list | None, list | None, list | None]] = [(None, None, None)]
+    for entering, node in _walk(root):
+        if not entering:
+            states.pop()
+            if node.name in _HEAD:
+                headings[id(node)] = _join_capped(strings, starts[id(node)], len(strings),
+                                                  _HEADING_CHARS)
+            elif node.name == "table" and id(node) in tables_rows:
+                tables[id(node)] = _row_sentences(tables_rows.pop(id(node)))
+            continue
+        rows, row, cell = states[-1]
+        if isinstance(node, Tag):
+            if node.name in _HEAD:
+                starts[id(node)] = len(strings)
+            elif node.name == "table" and rows is None:
+                rows = tables_rows[id(node)] = []
+            elif node.name == "tr" and rows is not None:
+                row = []
+                rows.append(row)
+            elif node.name in ("td", "th") and row is not None:
+                cell = []
+                row.append((node.name == "th", cell))
+            states.append((rows, row, cell))
+        elif type(node) in (NavigableString, CData) and (text := node.strip()):
+            strings.append(text)
+            if cell is not None:
+                cell.append(text)
+    return headings, tables
+
+
+def _row_sentences(rows: list[list[tuple[bool, list[str]]]]) -> list[str]:
+    text = [[" ".join(cell) for _, cell in row] for row in rows]
+    # A header row is a first row with a <th> in it.
+    has_header = bool(rows) and any(is_th for is_th, _ in rows[0])
+    return table_sentences(text[0], text[1:]) if has_header else table_sentences([], text)
+
+
 def parse_html(data: bytes, path: Path) -> tuple[str, list[Section]]:
     from bs4 import BeautifulSoup, NavigableString, Tag
 
     soup = BeautifulSoup(_decode(data), "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    root = soup.body or soup
+    heading_text, table_text = _html_index(root)
     stack: list[tuple[int, str]] = []
     sections: list[Section] = []
     buf: list[str] = []
@@ -185,33 +290,39 @@ def parse_html(data: bytes, path: Path) -> tuple[str, list[Section]]:
             sections.append(Section([h for _, h in stack], text))
         buf.clear()
 
-    for node in (soup.body or soup).descendants:
+    # Per open tag: (is its text skipped, is it inside a table), carried down the walk instead of
+    # asked of every node's ancestors. Text is skipped inside a heading (already used),
+    # script/style and the like, or a table (already written as row sentences).
+    above = [root, *root.parents]
+    states = [(any(_mutes(t.name) for t in above), any(t.name == "table" for t in above))]
+    for entering, node in _walk(root):
+        if not entering:
+            states.pop()
+            continue
+        muted, in_table = states[-1]
         if isinstance(node, Tag):
             if node.name in _HEAD:
                 flush()
-                level, text = _HEAD[node.name], node.get_text(" ", strip=True)
+                level, text = _HEAD[node.name], heading_text[id(node)]
                 while stack and stack[-1][0] >= level:
                     stack.pop()
                 if level == 1 and not title:
                     title = text
                 elif not (level == 1 and text == title):
                     stack.append((level, text))
-            elif node.name == "table" and node.find_parent("table") is None:
-                rows = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])]
-                        for tr in node.find_all("tr")]
-                first = node.find("tr")
-                has_header = first is not None and first.find("th") is not None
-                header, body = (rows[0], rows[1:]) if has_header else ([], rows)
-                buf.append(_PARAGRAPH + _PARAGRAPH.join(table_sentences(header, body)) + _PARAGRAPH)
+            elif node.name == "table" and not in_table:
+                buf.append(_PARAGRAPH + _PARAGRAPH.join(table_text[id(node)]) + _PARAGRAPH)
             elif node.name in _BLOCK:
                 buf.append("\n")
-        elif isinstance(node, NavigableString) and type(node) is NavigableString:
-            # Skip text that belongs to a heading (already used), to script/style, or to a table
-            # (already written as row sentences).
-            if not any(p.name in _HEAD or p.name in _SKIP or p.name == "table" for p in node.parents):
-                buf.append(str(node))
+            states.append((muted or _mutes(node.name), in_table or node.name == "table"))
+        elif type(node) is NavigableString and not muted:
+            buf.append(str(node))
     flush()
     return title, sections
+
+
+def _mutes(name: str) -> bool:
+    return name in _HEAD or name in _SKIP or name == "table"
 
 
 def parse_pdf(data: bytes, path: Path) -> tuple[str, list[Section]]:
@@ -220,9 +331,12 @@ def parse_pdf(data: bytes, path: Path) -> tuple[str, list[Section]]:
     reader = PdfReader(io.BytesIO(data))
     if reader.is_encrypted and not reader.decrypt(""):
         raise LoaderError("encrypted PDF")
-    meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    # NULs come from the PDF's text encoding (a UTF-16 title read as Latin-1), not from the
+    # content; Postgres text cannot hold them, so drop them rather than the whole file.
+    meta_title = ((reader.metadata.title if reader.metadata else None) or "").replace("\x00", "")
     # PDFs carry no reliable heading structure; each page is a section with no heading path.
-    pages = [Section([], (page.extract_text() or "").strip()) for page in reader.pages]
+    pages = [Section([], (page.extract_text() or "").replace("\x00", "").strip())
+             for page in reader.pages]
     first_line = next((s.text.split("\n", 1)[0].strip() for s in pages if s.text), "")
     return meta_title.strip() or first_line[:100] or path.stem, pages
 

@@ -5,7 +5,7 @@ import pytest
 from rag.loaders import LoaderError, load
 
 
-def _pdf(path: Path, text: str) -> None:
+def _pdf(path: Path, text: str, title: str = "Tiny PDF") -> None:
     """A tiny valid one-page PDF with `text`, built with pypdf (no fixtures on disk)."""
     from pypdf import PdfWriter
     from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
@@ -20,7 +20,7 @@ def _pdf(path: Path, text: str) -> None:
     stream = DecodedStreamObject()
     stream.set_data(f"BT /F1 12 Tf 20 150 Td ({text}) Tj ET".encode())
     page[NameObject("/Contents")] = w._add_object(stream)
-    w.add_metadata({"/Title": "Tiny PDF"})
+    w.add_metadata({"/Title": title})
     with path.open("wb") as f:
         w.write(f)
 
@@ -123,3 +123,69 @@ def test_html_with_a_long_run_of_no_break_spaces_loads_fast(tmp_path):
     text = load(h).sections[0].text
     assert time.perf_counter() - started < 5
     assert text == "Before.\nAfter.\nEnd."  # source newlines are layout, not paragraph breaks
+
+
+def test_a_nul_anywhere_in_a_text_file_is_binary(tmp_path):
+    # Only the first 4 KB were checked: a later NUL reached Postgres and aborted the whole ingest.
+    for name in ("late.md", "late.txt", "late.html"):
+        p = tmp_path / name
+        p.write_bytes(b"# Notes\n" + b"Plain text. " * 1000 + b"\x00 and more text.\n")
+        with pytest.raises(LoaderError, match="binary"):
+            load(p)
+
+
+def test_a_pdf_title_with_nul_bytes_loads_without_them(tmp_path):
+    p = tmp_path / "nul.pdf"
+    _pdf(p, "Quarterly revenue grew.", title="Tiny\x00PDF")  # Postgres text cannot hold NUL
+    doc = load(p)
+    assert doc.title == "TinyPDF" and "\x00" not in doc.sections[0].text
+
+
+def test_a_file_name_that_is_not_utf8_is_a_clear_error(tmp_path):
+    # A Latin-1 name decodes to lone surrogates, which crashed the run at the first query.
+    import os
+    import sys
+
+    if sys.platform != "linux":
+        pytest.skip("needs a file system that takes any bytes as a name")
+    p = tmp_path / os.fsdecode(b"caf\xe9.md")
+    p.write_text("# Menu\nCoffee.\n")
+    with pytest.raises(LoaderError, match=r"file name is not UTF-8 \(b'.*caf\\xe9\.md'\)"):
+        load(p)
+
+
+def _loads_fast(path, html: str, seconds: float = 5.0):
+    import time
+
+    path.write_text(html)
+    started = time.perf_counter()
+    doc = load(path)
+    assert time.perf_counter() - started < seconds
+    return doc
+
+
+def test_deeply_nested_html_loads_in_linear_time(tmp_path):
+    # html.parser nests every unclosed tag; walking each text node's ancestors, each table's
+    # and each heading's subtree was quadratic in depth: 16 s for this 112 KB <div> file,
+    # 26 s for the nested cells.
+    doc = _loads_fast(tmp_path / "divs.html", "<div>x " * 16_000)
+    assert doc.sections[0].text == "\n".join(["x"] * 16_000)
+    doc = _loads_fast(tmp_path / "paras.html", "<html><body>" + "<p>Some text here. " * 10_000)
+    assert doc.sections[0].text.count("Some text here.") == 10_000
+    doc = _loads_fast(tmp_path / "cells.html", "<table><tr>" + "<td>x " * 8_000 + "</table>")
+    assert doc.sections[0].text == "; ".join(["X"] + ["x"] * 7_999) + "."
+    doc = _loads_fast(tmp_path / "rows.html", "<table>" + "<tr><td>x " * 8_000 + "</table>")
+    assert doc.sections[0].text == "\n\n".join(["X."] * 8_000)
+    table = "<table><tr><td>cell</td></tr></table>"
+    doc = _loads_fast(tmp_path / "heads.html", "<h2>x " * 8_000 + table)
+    assert [(s.headings, s.text) for s in doc.sections] == [(["x cell"], "Cell.")]
+    doc = _loads_fast(tmp_path / "long.html", "<h2>" + "word " * 8_000 + table)
+    assert 0 < len(doc.sections[0].headings[0]) <= 500  # an unclosed <h2> is not a 40 KB heading
+
+
+def test_a_nested_html_table_is_not_repeated_in_the_outer_one(tmp_path):
+    h = tmp_path / "nested.html"
+    h.write_text("<table><tr><td>outer<table><tr><td>a</td><td>b</td></tr></table></td>"
+                 "<td>next</td></tr></table>")
+    # Each string belongs to its innermost cell; get_text on the outer cell gave "outer a b".
+    assert load(h).sections[0].text.split("\n\n") == ["Outer; next.", "A; b."]
