@@ -77,7 +77,9 @@ def build_graph(r: Retriever | None = None) -> StateGraph:
         return {"bm25_hits": [h.to_dict() for h in await r.bm25(state["rewritten"])]}
 
     async def dense(state: RagState) -> dict[str, Any]:
-        return {"dense_hits": [h.to_dict() for h in await r.dense(state["rewritten"])]}
+        snap = await r.snapshot()
+        hits = [h.to_dict() for h in await r.dense(state["rewritten"], snap=snap)]
+        return {"dense_hits": hits, "notes": [snap.mismatch] if snap.mismatch else []}
 
     def fuse(state: RagState) -> dict[str, Any]:
         fused = r.fuse([Hit.of(h) for h in state.get("bm25_hits", [])],

@@ -69,7 +69,9 @@ def iter_files(paths: Iterable[str | Path], report: IngestReport) -> Iterator[Pa
 
 
 def ingest_paths(paths: Iterable[str | Path], conn: psycopg.Connection | None = None,
-                 progress: bool = True) -> IngestReport:
+                 progress: bool = True, reset: bool = False) -> IngestReport:
+    """Raises store.EncoderMismatch, before any work, when the store holds another encoder's
+    embeddings; `reset` empties the store first (a new encoder needs every document again)."""
     report = IngestReport()
     own = conn is None
     if own:
@@ -78,7 +80,10 @@ def ingest_paths(paths: Iterable[str | Path], conn: psycopg.Connection | None = 
         conn = connect()
     try:
         encoder = get_encoder()
+        if reset:
+            store.drop_store(conn)
         vector = store.ensure_schema(conn, encoder.dim)
+        store.claim_encoder(conn, store.encoder_id(encoder))
         files = list(dict.fromkeys(p.resolve() for p in iter_files(paths, report)))  # no dupes
         report.files = len(files)
         t0 = time.perf_counter()
@@ -136,7 +141,11 @@ def ingest_paths(paths: Iterable[str | Path], conn: psycopg.Connection | None = 
 
 def main(args: argparse.Namespace) -> int:
     """Exit 0 when every named file went in (or was unchanged), 1 if any was skipped."""
-    report = ingest_paths(args.paths)
+    try:
+        report = ingest_paths(args.paths, reset=getattr(args, "reset", False))
+    except store.EncoderMismatch as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     print(report.summary())

@@ -31,6 +31,7 @@ class _Snapshot:
     bm25: BM25Index
     vector: bool
     dense: DenseIndex | None  # only on the exact (no pgvector) path
+    mismatch: str | None = None  # why dense search is off: the store's encoder is not ours
 
 
 def _default_pool() -> Awaitable[AsyncConnectionPool]:
@@ -77,6 +78,12 @@ class Retriever:
             return BM25Index([tokenize(c.index_text) for c in chunks])
 
         bm25 = await asyncio.to_thread(index)
+        stored, current = await store.async_stored_encoder(conn), store.encoder_id(get_encoder())
+        if stored is not None and stored != current and chunks:
+            # Another model's vectors: dense scores would be noise, and of another width an error.
+            mismatch = (f"dense search is off: {store.EncoderMismatch(stored, current)} "
+                        "These results come from BM25 alone.")
+            return _Snapshot(version, chunks, bm25, vector, None, mismatch)
         dense = None
         if not vector and chunks:
             dense = DenseIndex(np.array([r["embedding"] for r in rows], dtype=np.float32))
@@ -95,7 +102,7 @@ class Retriever:
     async def dense(self, query: str, n: int = fusion.CANDIDATES,
                     snap: _Snapshot | None = None) -> list[Hit]:
         snap = snap or await self.snapshot()
-        if not snap.chunks:
+        if not snap.chunks or snap.mismatch:
             return []
         vec = (await asyncio.to_thread(get_encoder().encode, [query]))[0]
         if snap.dense is not None:
@@ -125,7 +132,7 @@ class Retriever:
         bm25, dense = await asyncio.gather(self.bm25(query, snap=snap),
                                            self.dense(query, snap=snap))
         hits, notes = await self.rerank(query, self.fuse(bm25, dense))
-        return SearchResult(hits[:k], notes)
+        return SearchResult(hits[:k], [snap.mismatch, *notes] if snap.mismatch else notes)
 
 
 _retriever = Retriever()

@@ -47,6 +47,7 @@ def _schema(vector: bool, dim: int) -> str:
         updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
     );
     CREATE INDEX IF NOT EXISTS rag_chunks_source ON rag_chunks (source);
+    CREATE TABLE IF NOT EXISTS rag_meta (key text PRIMARY KEY, value text NOT NULL);
     {hnsw}
     """
 
@@ -65,6 +66,56 @@ def ensure_schema(conn: psycopg.Connection, dim: int) -> bool:
         for stmt in filter(str.strip, _schema(vector, dim).split(";")):
             conn.execute(stmt, prepare=False)  # DDL: one statement per call, never prepared
     return vector
+
+
+class EncoderMismatch(RuntimeError):
+    """The store's embeddings come from another encoder: the two vector spaces cannot be mixed."""
+
+    def __init__(self, stored: str, current: str) -> None:
+        super().__init__(
+            f"the chunk store was embedded with {stored}, but the encoder now is {current} "
+            "(AGENTDESK_ENCODER): vectors of two models cannot be compared. Set AGENTDESK_ENCODER back, "
+            "or rebuild the store with `agentdesk ingest --reset PATH...` (every document again).")
+        self.stored, self.current = stored, current
+
+
+def encoder_id(encoder: Any) -> str:
+    """What makes two embeddings comparable: the model (its backend is only a speed choice)."""
+    return f"{encoder.name} ({encoder.dim} dims)"
+
+
+_ENCODER_SQL = "SELECT value FROM rag_meta WHERE key = 'encoder'"
+
+
+def claim_encoder(conn: psycopg.Connection, current: str) -> None:
+    """Record `current` as the store's encoder; EncoderMismatch if chunks of another are stored.
+    A store from before this record holds what the encoder of its first ingest made; that was
+    the bundled MiniLM unless AGENTDESK_ENCODER said otherwise, so it is taken to be `current`."""
+    with conn.transaction():
+        conn.execute(f"SELECT pg_advisory_xact_lock({LOCK_ID})")
+        row = conn.execute(_ENCODER_SQL).fetchone()
+        stored = None if row is None else _first(row)
+        has_chunks = conn.execute("SELECT EXISTS (SELECT 1 FROM rag_chunks) AS e").fetchone()
+        if stored is not None and stored != current and _first(has_chunks):
+            raise EncoderMismatch(stored, current)
+        conn.execute("INSERT INTO rag_meta (key, value) VALUES ('encoder', %s) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (current,))
+
+
+async def async_stored_encoder(conn: psycopg.AsyncConnection) -> str | None:
+    try:
+        row = await (await conn.execute(_ENCODER_SQL)).fetchone()
+    except psycopg.errors.UndefinedTable:  # a store from before the record: no mismatch known
+        return None
+    return None if row is None else _first(row)
+
+
+def drop_store(conn: psycopg.Connection) -> None:
+    """`agentdesk ingest --reset`: every document, chunk and the encoder record, gone."""
+    with conn.transaction():
+        conn.execute(f"SELECT pg_advisory_xact_lock({LOCK_ID})")
+        for table in ("rag_chunks", "rag_documents", "rag_meta"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def uses_pgvector(conn: psycopg.Connection) -> bool | None:

@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ing = sub.add_parser("ingest", help="ingest Markdown, text, HTML and PDF into the chunk store")
     ing.add_argument("paths", nargs="+", help="files or folders (recursive): .md .txt .html .pdf")
+    ing.add_argument("--reset", action="store_true",
+                     help="empty the chunk store first (after changing AGENTDESK_ENCODER: ingest every document)")
     ing.set_defaults(func=_lazy("rag.ingest:main"))
 
     ev = sub.add_parser("eval", help="evaluations").add_subparsers(dest="eval", required=True)

