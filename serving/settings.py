@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     cost_per_1k_output: float = Field(default=0.0, ge=0, alias="AGENTDESK_COST_PER_1K_OUTPUT")
 
     # Per-run budgets.
-    max_steps: int = Field(default=6, ge=1, alias="AGENTDESK_MAX_STEPS")
+    max_steps: int = Field(default=6, ge=0, alias="AGENTDESK_MAX_STEPS")  # 0: every run stops at once
     max_tokens: int = Field(default=200_000, ge=1, alias="AGENTDESK_MAX_TOKENS")
     max_cost: float = Field(default=5.0, ge=0, alias="AGENTDESK_MAX_COST")
     # Runs per minute per user in keys mode (0 = no limit); one bucket in Postgres for all replicas.

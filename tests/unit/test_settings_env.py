@@ -50,8 +50,14 @@ def test_an_unknown_auth_setting_is_an_error_not_an_open_server(monkeypatch, val
 
 
 def test_cli_names_the_bad_setting_and_exits_2(clean_env, monkeypatch, capsys) -> None:
+    from serving import runner
+
+    def prepare(url: str) -> None:
+        raise AssertionError("got past the settings check")
+
+    monkeypatch.setattr(runner, "prepare", prepare)
     monkeypatch.setenv("AGENTDESK_MAX_STEPS", "-1")
-    assert cli.main(["prune", "--older-than", "1", "--dry-run"]) == 2
+    assert cli.main(["run"]) == 2
     assert "AGENTDESK_MAX_STEPS='-1'" in capsys.readouterr().err
     monkeypatch.setenv("AGENTDESK_MAX_STEPS", "6")
     monkeypatch.setenv("AGENTDESK_AUTH", "on")
