@@ -58,7 +58,10 @@ def iter_files(paths: Iterable[str | Path], report: IngestReport) -> Iterator[Pa
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            yield from sorted(f for f in p.rglob("*") if f.is_file() and supported(f))
+            found = sorted(f for f in p.rglob("*") if f.is_file() and supported(f))
+            if not found:  # "0 files" and exit 0 read as success for a folder of .docx
+                report.skipped.append((str(p), "no .md, .txt, .html or .pdf file in this folder"))
+            yield from found
         elif p.is_file():
             if supported(p):
                 yield p

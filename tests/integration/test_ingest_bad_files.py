@@ -76,3 +76,11 @@ def test_a_document_the_store_refuses_is_skipped_and_the_batch_goes_on(tmp_path,
     # The refused edit rolled back: b.md keeps its old chunks; the others have their new ones.
     assert texts == {"a.md": "New text of a.md.", "b.md": "Text of b.md.",
                      "c.md": "New text of c.md."}
+
+
+def test_a_folder_with_no_supported_file_is_reported_not_a_silent_success(tmp_path, conn):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "notes.docx").write_bytes(b"PK\x03\x04 not ours")
+    report = ingest_paths([tmp_path / "docs"], conn, progress=False)
+    assert report.files == 0
+    assert report.skipped == [(str(tmp_path / "docs"), "no .md, .txt, .html or .pdf file in this folder")]
