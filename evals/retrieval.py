@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from evals.jsonl import DatasetError, read_jsonl
+from evals.jsonl import DatasetError, read_jsonl, text_lines
 from rag import chunking, fusion
 from rag.bm25 import BM25Index, tokenize
 from rag.dense import MAX_SEQ_LENGTH, DenseIndex, get_encoder
@@ -59,26 +59,19 @@ def _jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
 
 def _read_qrels(qrels_file: Path) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    with qrels_file.open("rb") as f:  # decoded per line, so bad UTF-8 is reported with its line
-        for n, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise DatasetError(f"{qrels_file}:{n}: not UTF-8") from None
-            if not line.strip():
-                continue
-            parts = line.rstrip("\r\n").split("\t")
-            # A short line used to be skipped (its query vanished) and a TREC file (spaces, 4
-            # columns) ended in "no query has a judgement": name the line and the format instead.
-            if len(parts) != 3:
-                raise DatasetError(f"{qrels_file}:{n}: expected {_QRELS_FORMAT}, "
-                                   f"got {line.strip()[:80]!r}")
-            if n == 1 and not parts[2].strip().lstrip("-").isdigit():
-                continue  # header row
-            try:
-                qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
-            except ValueError:
-                raise DatasetError(f"{qrels_file}:{n}: the score must be an integer, got {parts[2]!r}") from None
+    for n, line in text_lines(qrels_file):
+        parts = line.rstrip("\r\n").split("\t")
+        # A short line used to be skipped (its query vanished) and a TREC file (spaces, 4
+        # columns) ended in "no query has a judgement": name the line and the format instead.
+        if len(parts) != 3:
+            raise DatasetError(f"{qrels_file}:{n}: expected {_QRELS_FORMAT}, "
+                               f"got {line.strip()[:80]!r}")
+        if n == 1 and not parts[2].strip().lstrip("-").isdigit():
+            continue  # header row
+        try:
+            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+        except ValueError:
+            raise DatasetError(f"{qrels_file}:{n}: the score must be an integer, got {parts[2]!r}") from None
     return qrels
 
 
