@@ -62,7 +62,27 @@ def _parse(response: Any, n: int) -> tuple[list[dict] | None, str | None]:
                 return None, f'decision {i}: edit needs "edited_action": {{"name", "args"}}'
         if kind == "reject" and not isinstance(d.get("message", ""), str):
             return None, f"decision {i}: reject message must be a string"
+        if _holds_nul(d):
+            # Postgres text cannot hold NUL: the audit row would fail, and since every resume
+            # replays this answer, the approval could never be decided again.
+            return None, f"decision {i}: text may not contain NUL (\\u0000) characters"
     return decisions, None
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether any string in a JSON-like value (keys included) contains NUL; no recursion."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+    return False
 
 
 def make_approval_node(agent: str):

@@ -24,9 +24,21 @@ def run_identity(config: RunnableConfig | None) -> dict[str, str | None]:
     }
 
 
+def _no_nul(value: Any) -> Any:
+    """NUL replaced by U+FFFD in every string of a JSON-like value: Postgres text and jsonb refuse
+    NUL, and an audit row must not fail because a tool argument or an answer held one."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_no_nul(k): _no_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_no_nul(v) for v in value]
+    return value
+
+
 async def record(kind: str, config: RunnableConfig | None, *, key: str | None = None, **fields: Any) -> bool:
     """Insert one audit row; with `key`, at most once per (kind, key). Returns True if inserted."""
-    row = {**run_identity(config), **fields}
+    row = {k: _no_nul(v) for k, v in {**run_identity(config), **fields}.items()}
     for name in ("args", "result"):
         if name in row and row[name] is not None:
             row[name] = Jsonb(row[name])

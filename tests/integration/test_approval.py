@@ -104,6 +104,10 @@ async def test_reject_does_not_run_and_tells_the_model(graph):
     {"decisions": [{"type": "edit"}]},
     {"decisions": [{"type": "edit", "edited_action": {"name": "peek", "args": {"target": "x"}}}]},
     {"decisions": [{"type": "edit", "edited_action": {"name": "launch", "args": {"target": 5}}}]},
+    # NUL: Postgres refused the audit row, and since every resume replays this answer, the
+    # approval could never be decided again (found against a live server)
+    {"decisions": [{"type": "reject", "message": "no\u0000way"}]},
+    {"decisions": [{"type": "edit", "edited_action": {"name": "launch", "args": {"target": "ro\u0000cket"}}}]},
 ])
 async def test_malformed_resume_asks_again_and_loses_nothing(graph, bad):
     config = cfg()
@@ -127,3 +131,14 @@ async def test_approved_action_runs_once_even_if_replayed(graph, saver):
     await graph.ainvoke(None, before_tools.config)
     await graph.ainvoke(None, before_tools.config)
     assert len(RUNS) == 1  # the idempotency key stopped the replays
+
+
+async def test_an_audit_row_with_nul_in_its_text_is_still_written():
+    # A tool's arguments or result may hold NUL (a model's output, a file read by the sandbox);
+    # Postgres text and jsonb refuse it, and the audit row must not be what fails the run.
+    config = cfg()
+    key = f"nul-{config['configurable']['thread_id']}"
+    assert await audit.record("action", config, key=key, status="done", note="a\x00b",
+                              args={"sql": "SELECT '\x00'", "k\x00": ["x\x00"]}, result={"out": "\x00"})
+    rows = await audit.rows_for_thread(config["configurable"]["thread_id"])
+    assert rows[-1]["args"] == {"sql": "SELECT '\ufffd'", "k\ufffd": ["x\ufffd"]} and rows[-1]["note"] == "a\ufffdb"
