@@ -6,6 +6,8 @@ import re
 
 from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
 
+from graphs.routing import message_text
+
 _FENCE = re.compile(r"```\s*(?P<lang>[a-zA-Z]+)?\s*\n(?P<body>.*?)```", re.DOTALL)
 
 
@@ -14,7 +16,7 @@ def turn(messages: list[BaseMessage]) -> tuple[str, list[ToolMessage]]:
     for i in range(len(messages) - 1, -1, -1):
         if isinstance(messages[i], HumanMessage):
             results = [m for m in messages[i + 1 :] if isinstance(m, ToolMessage)]
-            return str(messages[i].content), results
+            return message_text(messages[i]), results
     return "", []
 
 

@@ -14,8 +14,9 @@ import re
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
-from graphs.routing import latest_human
+from graphs.routing import latest_human, message_text
 from graphs.state import DeskState, fresh_budget
+from guardrails import pii
 from guardrails.input_guard import check_input, refusal_message
 from guardrails.output_guard import OutputVerdict, check_output
 from guardrails.rails import nemo_check_input, nemo_output_verdict
@@ -30,7 +31,7 @@ _URL = re.compile(r"https?://[^\s)\]>\"']+")
 async def input_guard(state: DeskState, config: RunnableConfig) -> dict:
     update: dict = {"budget": fresh_budget(), "route": None, "route_reason": "", "notes": []}
     _, human = latest_human(state["messages"])
-    text = str(human.content) if human is not None else ""
+    text = message_text(human) if human is not None else ""
     if human is None or not text.strip():
         update["route"] = "blocked"
         update["messages"] = [AIMessage("Please type a question: the message was empty.", name="input_guard")]
@@ -57,8 +58,23 @@ async def input_guard(state: DeskState, config: RunnableConfig) -> dict:
             AIMessage(refusal_message(verdict), name="input_guard"),
         ]
     elif verdict.masked_text != text:
-        update["messages"] = [HumanMessage(verdict.masked_text, id=human.id)]
+        update["messages"] = [_masked(human, verdict.masked_text)]
     return update
+
+
+def _masked(human: HumanMessage, masked_text: str) -> HumanMessage:
+    """The message with PII masked, in the shape it came in: a list of content blocks stays a
+    list (each text block masked on its own, images and the like kept), not its Python repr."""
+    if isinstance(human.content, str):
+        return HumanMessage(masked_text, id=human.id)
+    blocks = []
+    for block in human.content:
+        if isinstance(block, str):
+            block = pii.redact(block)[0]
+        elif isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
+            block = {**block, "text": pii.redact(block["text"])[0]}
+        blocks.append(block)
+    return HumanMessage(blocks, id=human.id)
 
 
 async def _check_output(text: str, allowed_links: list[str]) -> OutputVerdict:

@@ -95,6 +95,18 @@ def warm() -> None:
     _exemplar_matrix()
 
 
+def message_text(message: BaseMessage) -> str:
+    """A message's text: a string content as it is, or the text of its blocks one per line (the
+    content-block list agent-chat-ui and multimodal clients send). str() of such a list is its
+    Python repr, which the guard scored and the offline model answered."""
+    content = message.content
+    if isinstance(content, str):
+        return content
+    parts = [b if isinstance(b, str) else b.get("text", "") for b in content
+             if isinstance(b, str) or (isinstance(b, dict) and b.get("type") == "text")]
+    return "\n".join(p for p in parts if isinstance(p, str) and p)
+
+
 def latest_human(messages: list[BaseMessage]) -> tuple[int, HumanMessage | None]:
     for i in range(len(messages) - 1, -1, -1):
         if isinstance(messages[i], HumanMessage):
@@ -140,4 +152,4 @@ def offline_router(messages: list[BaseMessage]) -> RouteDecision:
     _, human = latest_human(messages)
     if human is None:
         return RouteDecision(next="finish", reason="there is no question to answer")
-    return classify(str(human.content))
+    return classify(message_text(human))

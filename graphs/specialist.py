@@ -17,7 +17,7 @@ from graphs.approval import make_approval_node, pending_calls
 from graphs.budget import over_budget, tally
 from graphs.state import SpecialistState
 from graphs.tool_exec import make_tools_node
-from graphs.routing import latest_human
+from graphs.routing import latest_human, message_text
 from serving.gateway import ModelBusy, busy_message, chat_model, is_offline
 from serving.metrics import timed
 from serving.offline_model import OfflinePolicy
@@ -51,7 +51,7 @@ def build_specialist(
         system = prompt
         if context is not None and not is_offline():
             _, human = latest_human(state["messages"])
-            system = f"{prompt}\n\n{await context(str(human.content) if human else '')}"
+            system = f"{prompt}\n\n{await context(message_text(human) if human else '')}"
         try:
             reply = await model.ainvoke([SystemMessage(system), *state["messages"]], config)
         except ModelBusy as busy:

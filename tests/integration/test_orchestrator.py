@@ -142,3 +142,17 @@ async def test_nemo_output_rails_add_yara_to_the_answer_check(desk, nemo_guards)
     assert "<script>" not in last_ai(out)
     output = [r for r in out["guard"] if r["stage"] == "output"]
     assert any(f["type"] == "yara" for r in output for f in r["findings"])
+
+
+async def test_content_block_messages_are_read_as_text_and_masked_in_place(desk):
+    # agent-chat-ui sends content as a list of blocks. The guard and router read str() of the list
+    # (its Python repr), and masking stored that repr as the user's message.
+    blocks = [{"type": "text", "text": "My email is jane.doe@example.com."},
+              {"type": "text", "text": "How are risky actions approved?"}]
+    out = await desk.ainvoke({"messages": [HumanMessage(blocks)]}, cfg())
+    human = next(m for m in out["messages"] if m.type == "human")
+    assert isinstance(human.content, list) and len(human.content) == 2
+    assert human.content[0] == {"type": "text", "text": "My email is [REDACTED_EMAIL]."}
+    assert human.content[1] == blocks[1]
+    assert out["route_reason"] and out["guard"][0]["allowed"]
+    assert "[{'type'" not in last_ai(out) and "jane.doe" not in last_ai(out)
