@@ -237,6 +237,13 @@ async def on_assistant_search(ctx: Auth.types.AuthContext, value: Any):
 @auth.on.assistants.create
 async def on_assistant_create(ctx: Auth.types.AuthContext, value: Any):
     scope = await _scope(ctx)
+    if scope is not None:
+        # Reading and searching assistants must stay open (the graphs are the system assistants,
+        # and a filter cannot say "yours or the system's"), so an assistant a user created, with
+        # whatever its config holds, would be readable by every user of every tenant.
+        raise Auth.exceptions.HTTPException(
+            status_code=403, detail="creating assistants is off when users are configured (every user could "
+                                    "read its config); pass settings per run in `config` or `context` instead")
     _stamp(ctx, value)
     return scope
 

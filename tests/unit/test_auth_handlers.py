@@ -82,6 +82,11 @@ async def test_key_mode_once_a_user_exists(empty_db):
     assert await auth.on_thread_update(ctx("threads", "update", alice), update) == {"owner": "alice"}
     assert update["metadata"]["owner"] == "alice"  # no giving a thread away
     assert await auth.on_assistant_read(ctx("assistants", "read", alice), {}) is None  # graphs are shared
+    # ...which is why users cannot create their own: bob would read alice's assistant config
+    with pytest.raises(Auth.exceptions.HTTPException) as err:
+        await auth.on_assistant_create(ctx("assistants", "create", alice),
+                                       {"graph_id": "orchestrator", "config": {"configurable": {"token": "secret"}}})
+    assert err.value.status_code == 403 and "per run" in err.value.detail
     assert await auth.deny_unknown(ctx("threads", "read", alice), {}) is False
     assert await auth.on_store(ctx("store", "put", alice), {"namespace": ("alice", "notes")}) is None
     with pytest.raises(Auth.exceptions.HTTPException) as err:
