@@ -332,6 +332,10 @@ function renderApproval(interrupt, count) {
     } catch (e) { showError(`The edited arguments are not valid JSON (${e.message}). Fix them and press the button again.`); return; }
     // With several pending interrupts, resume this one by id; with one, a plain resume.
     const resume = count > 1 && interrupt.id ? { [interrupt.id]: { decisions } } : { decisions };
+    if (ui.busy) {  // run() would drop the click silently while another thread's run streams
+      showError("Another run is still going. Decide here once it has finished: this card stays as it is.");
+      return;
+    }
     card.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     run({ command: { resume } });
   };

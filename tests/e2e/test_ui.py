@@ -162,6 +162,26 @@ def test_sql_write_approved_then_another_rejected(page):
 
 
 @screenshot_on_failure
+def test_a_decision_while_another_run_streams_is_not_dropped_silently(page):
+    # run() returns at once while a run is going (another thread's, say): the card's buttons were
+    # disabled and nothing was sent, with no word, until the page was redrawn.
+    page.click("#new-thread")
+    send(page, "```sql\nUPDATE warehouse.customers SET full_name = full_name WHERE customer_id = 3\n```")
+    card = page.locator(".card.approval")
+    expect(card).to_be_visible()
+    wait_idle(page)
+    page.evaluate("() => { ui.busy = true; }")  # as while another thread's run streams
+    card.locator("button.approve").click()
+    expect(page.locator("#error")).to_contain_text("Another run is still going")
+    expect(card.locator("button.approve")).to_be_enabled()
+    page.evaluate("() => { ui.busy = false; }")
+    card.locator("button.approve").click()
+    expect(page.locator(".card.approval")).to_have_count(0)
+    wait_idle(page)
+    expect(page.locator("#messages")).to_contain_text("Done: UPDATE 1")
+
+
+@screenshot_on_failure
 def test_table_sorts_downloads_csv_and_charts(page):
     page.click("#new-thread")
     send(page, "```sql\nSELECT status, count(*) AS n FROM orders GROUP BY status\n```")
