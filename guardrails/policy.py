@@ -104,7 +104,11 @@ def check_call(agent: str, name: str, args: dict[str, Any]) -> tuple[ToolSpec, R
         jsonschema.validate(args, spec.schema)
     except jsonschema.ValidationError as exc:
         raise PolicyError(f"invalid arguments for {name}: {exc.message}") from None
-    risk = spec.risk_for(args)
+    try:
+        risk = spec.risk_for(args)
+    except Exception as exc:  # noqa: BLE001 - a scanner's failure must not crash the approval node
+        raise PolicyError(f"{name}: its arguments could not be assessed ({type(exc).__name__}); "
+                          "simplify them and call it again") from None
     if risk is Risk.critical and not str(args.get("reason") or "").strip():
         raise PolicyError(
             f"{name} is a critical action: call it again with a `reason` argument "

@@ -56,11 +56,15 @@ def assess_code(code: str) -> CodeAssessment:
     reasons: list[str] = []
     try:
         tree = ast.parse(code)
+        reasons += _scan_ast(tree)
     except (SyntaxError, ValueError):
         reasons.append("code does not parse; scanned as text")
         reasons += _scan_text(code, fallback=True)
-    else:
-        reasons += _scan_ast(tree)
+    except (RecursionError, MemoryError):
+        # "x = 1" + "+1" * 10000 nests past what the parser or the walk can hold. Uncaught, it
+        # crashed the approval node on every resume of the thread; unscanned code needs a human.
+        reasons.append("code nested too deeply to scan")
+        reasons += _scan_text(code, fallback=True)
     reasons = list(dict.fromkeys(reasons))  # dedupe, keep order
     risky = [r for r in reasons if not r.startswith("code does not parse")]
     return CodeAssessment("high" if risky else "low", reasons)

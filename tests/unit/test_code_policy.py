@@ -95,3 +95,24 @@ def test_other_agents_cannot_call_it() -> None:
         check_call("research", "run_python", {"code": "print(1)"})
     with pytest.raises(PolicyError):
         check_call("code", "run_python", {"timeout_s": 3})  # code is required
+
+
+@pytest.mark.parametrize("code", ["x = 1" + "+1" * 10000, "x = " + "-" * 3000 + "1", "x = " + "-" * 6000 + "1"])
+def test_code_nested_past_the_parser_needs_approval_instead_of_crashing(code):
+    # RecursionError / MemoryError escaped assess_code, crashed the approval node, and since the
+    # unanswered call stays in the thread, crashed it again on every resume.
+    a = assess_code(code)
+    assert a.risk == "high" and "code nested too deeply to scan" in a.reasons
+    _, risk = check_call("code", "run_python", {"code": code})
+    assert risk.needs_approval
+
+
+def test_a_scanner_that_fails_is_a_policy_error_not_a_crash(monkeypatch):
+    from guardrails import policy
+
+    def broken(self, args):
+        raise RuntimeError("scanner bug")
+
+    monkeypatch.setattr(policy.ToolSpec, "risk_for", broken)
+    with pytest.raises(policy.PolicyError, match="could not be assessed"):
+        policy.check_call("code", "run_python", {"code": "print(1)"})
