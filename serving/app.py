@@ -18,6 +18,7 @@ from importlib import resources
 
 from starlette.applications import Starlette
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -118,6 +119,20 @@ class NoStudioBypass:
         await self.app(scope, receive, send)
 
 
+def server_cors() -> dict | None:
+    """The CORS settings the LangGraph server gives its own responses (`http.cors` in
+    langgraph.json, or CORS_ALLOW_ORIGINS / CORS_CONFIG), for RequestGuard's replies: our
+    middleware runs outside the server's CORSMiddleware (unless `http.middleware_order` is
+    `auth_first`). Read from the server module, not copied, so the two policies cannot drift."""
+    server = sys.modules.get("langgraph_api.server")
+    if server is None or getattr(server, "auth_before_custom_middleware", False):
+        return None  # not under the LangGraph server, or its CORS already wraps our middleware
+    for middleware in getattr(server, "global_middleware", ()):
+        if middleware.cls is CORSMiddleware:
+            return dict(middleware.kwargs)
+    return None
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     mode = await _auth_mode()
@@ -157,4 +172,4 @@ app = Starlette(lifespan=lifespan, routes=[
 ])
 app.add_middleware(CountRequests)
 app.add_middleware(NoStudioBypass)
-app.add_middleware(RequestGuard)  # outermost: bad bodies never reach auth, routes or graphs
+app.add_middleware(RequestGuard, cors=server_cors)  # outermost: bad bodies never reach auth, routes or graphs

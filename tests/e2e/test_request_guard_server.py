@@ -1,0 +1,50 @@
+"""RequestGuard inside the real server: its rejections reach a browser client (the same CORS
+headers as the server's own errors), and the inputs that used to crash it get clear answers."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from tests.e2e.server import Server
+
+pytestmark = pytest.mark.timeout(600)
+ORIGIN = {"origin": "https://chat.example"}  # a cross-origin client such as agent-chat-ui
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = Server()
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def _cors(response: httpx.Response) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k.startswith("access-control-") or k == "vary"}
+
+
+async def test_guard_rejections_carry_the_servers_cors_headers(server):
+    async with httpx.AsyncClient(base_url=server.base, headers=ORIGIN) as http:
+        own = await http.post("/runs/wait", json={"assistant_id": "no-such-graph", "input": {}})
+        guarded = await http.post("/runs/wait", json={"assistant_id": "orchestrator", "input": {"messages": 7}})
+        history = await http.get(f"/threads/{uuid.uuid4()}/history", params={"limit": -1})
+    assert own.status_code == 422 and "access-control-allow-origin" in own.headers  # the server's policy
+    assert guarded.status_code == 422 and "must be a list" in guarded.json()["detail"]
+    assert _cors(guarded) == _cors(own)
+    assert history.status_code == 422 and _cors(history) == _cors(own)
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/runs/wait", b'{"assistant_id": "orchestrator", "input": {"messages": [{"type": ["human"], "content": "hi"}]}}'),
+    ("/runs/wait", b'{"assistant_id": "orchestrator", "input": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"),
+    ("/runs/batch", b'[{"assistant_id": "orchestrator", "input": {"messages": 7}}]'),
+    ("/runs/crons", b'{"assistant_id": "orchestrator", "schedule": "0 * * * *", "input": {"messages": 7}}'),
+])
+async def test_malformed_run_bodies_get_422_and_the_connection_survives(server, path, body):
+    async with httpx.AsyncClient(base_url=server.base) as http:
+        r = await http.post(path, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422, r.text
+        assert (await http.get("/healthz")).status_code == 200  # same client: no reset connection
