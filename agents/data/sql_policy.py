@@ -158,7 +158,8 @@ def _classify_tree(tree: exp.Expression, statement: str, timeout_s: float) -> Sq
         # sqlglot reads unknown statements (LISTEN x, TABLE t) as bare expressions.
         return _verdict("refused", f"unsupported statement ({tree.key})", statement)
 
-    refusal = _check_functions(tree, timeout_s) or _check_tables(tree, kind)
+    refusal = (_check_functions(tree, timeout_s) or _check_tables(tree, kind)
+               or (_ddl_target_problem(statement, dotted=False) if kind == "ddl" else None))
     if refusal:
         return _verdict("refused", refusal, statement)
     if kind == "read" and _calls_write_function(tree):
@@ -187,6 +188,8 @@ def _classify_command(cmd: exp.Command, statement: str, timeout_s: float) -> Sql
     if word == "EXPLAIN":
         return _classify_explain(rest, statement, timeout_s)
     if word in _DDL_COMMANDS:
+        if refusal := _ddl_target_problem(rest, head=word):  # sqlglot did not model it: check the words
+            return _verdict("refused", refusal, statement)
         brief = " ".join(rest.split())[:40]
         return _verdict("ddl", f"schema/privilege change ({word} {brief})", statement)
     return _verdict("refused", f"unsupported statement ({word})", statement)
@@ -261,10 +264,57 @@ def _check_tables(tree: exp.Expression, kind: Kind) -> str | None:
         schema, name = table.db.lower(), table.name.lower()
         if name in _SENSITIVE_TABLES:
             return f"table {name} holds credentials or other sessions' data"
+        if kind != "read" and not schema and name.startswith("pg_"):
+            # pg_catalog is searched before any search_path: UPDATE pg_database would hit it.
+            return f"{name} is a system catalog: changes go to schema warehouse only"
         if schema and schema not in allowed:
             where = "schema warehouse" if kind != "read" else "schemas " + ", ".join(
                 sorted(_READ_SCHEMAS))
             return f"schema {schema!r} is off limits: only {where}"
+    return None
+
+
+# Targets beyond the warehouse's tables: roles, ownership, policies, the database and server.
+_BEYOND_WAREHOUSE = {"OWNED", "OWNER", "POLICY", "ROLE", "DATABASE", "EXTENSION", "TABLESPACE",
+                     "SERVER", "WRAPPER", "SUBSCRIPTION", "PUBLICATION", "LANGUAGE", "AUTHORIZATION"}
+
+
+def _ddl_target_problem(statement: str, *, dotted: bool = True, head: str = "") -> str | None:
+    """Schema changes, read word by word (sqlglot models some only as raw text, and IF EXISTS or
+    SET SCHEMA hid others from the table check): only the warehouse schema and its objects may
+    be named. `dotted`: also check schema-qualified names (for raw text; a parsed statement's
+    tables are checked by _check_tables, and its column references are dotted too). `head`: the
+    command word of a raw statement whose rest is `statement` (the tokenizer reads a raw
+    command's rest as one string)."""
+    try:
+        tokens = Postgres().tokenize(statement)
+    except SqlglotError:
+        return "could not read the schema change"
+    types = [t.token_type for t in tokens]
+    quoted = [t == TokenType.IDENTIFIER for t in types]
+    names = [t.text.lower() if q else t.text.upper() for t, q in zip(tokens, quoted)]
+    if head:
+        types, quoted, names = [TokenType.COMMAND, *types], [False, *quoted], [head, *names]
+    if not names:
+        return None
+    keywords = {n for n, q in zip(names, quoted) if not q}
+    beyond = sorted(keywords & _BEYOND_WAREHOUSE)
+    if len(names) > 1 and names[0] in ("CREATE", "ALTER", "DROP") and names[1] in ("USER", "GROUP"):
+        beyond.append(names[1])
+    if any(a == "DEFAULT" and b == "PRIVILEGES" for a, b in zip(names, names[1:])):
+        beyond.append("DEFAULT PRIVILEGES")
+    if beyond:
+        return f"schema changes may only touch the warehouse's own objects (not {', '.join(beyond)})"
+    if names[0] in ("GRANT", "REVOKE") and "ON" not in keywords:
+        return "granting or revoking roles is not allowed"
+    for i, (kind, name) in enumerate(zip(types, names)):
+        first_of_chain = i > 0 and (i < 2 or types[i - 2] != TokenType.DOT)
+        if dotted and kind == TokenType.DOT and first_of_chain and names[i - 1].lower() != "warehouse":
+            return f"schema {names[i - 1].lower()!r} is off limits: only schema warehouse"
+        if name == "SCHEMA" and not quoted[i]:
+            target = [n for n in names[i + 1:] if n not in ("IF", "EXISTS", "NOT")]
+            if target and target[0].lower() != "warehouse":
+                return f"schema {target[0].lower()!r} is off limits: only schema warehouse"
     return None
 
 
