@@ -12,6 +12,7 @@ Failures come back as text for the model; nothing raises through the graph.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import AsyncIterator, Sequence
@@ -40,6 +41,9 @@ STATEMENT_TIMEOUT_S = get_settings().sql_timeout_s
 WRITE_TIMEOUT_S = get_settings().sql_write_timeout_s
 ROW_CAP = get_settings().sql_row_cap
 PREVIEW_ROWS = 20
+FETCH_BATCH = 100  # rows per FETCH, so an oversized result stops early
+MAX_CELL_CHARS = 4_000  # longer text in one cell is cut (the rest is said, not kept)
+MAX_RESULT_CHARS = 1_000_000  # all cells of one result together
 _CURSOR = "agentdesk_q"
 _RISK = {"read": Risk.low, "write": Risk.high, "ddl": Risk.critical, "refused": Risk.low}
 
@@ -94,11 +98,15 @@ async def execute_read(sql: str, *, row_cap: int | None = None,
             # DECLARE takes exactly one SELECT/VALUES; the extended protocol (binary=True)
             # refuses a second statement such as "...; COMMIT; DROP ...".
             await cur.execute(f"DECLARE {_CURSOR} NO SCROLL CURSOR FOR {sql}", binary=True)
-            await cur.execute(f"FETCH FORWARD {cap + 1} FROM {_CURSOR}")
-            rows = await cur.fetchall()
+            rows = []
+            while len(rows) <= cap:  # in batches: stop once the result is too large to keep
+                await cur.execute(f"FETCH FORWARD {min(FETCH_BATCH, cap + 1 - len(rows))} FROM {_CURSOR}")
+                batch = await cur.fetchall()
+                rows += batch
+                if not batch or _over_budget(rows):
+                    break
         columns = [d.name for d in cur.description or []]
-    return {"columns": columns, "rows": [[_jsonable(v) for v in r] for r in rows[:cap]],
-            "truncated": len(rows) > cap}
+    return {"columns": columns, **_json_rows(rows, cap)}
 
 
 async def execute_write(sql: str, *, row_cap: int | None = None,
@@ -114,8 +122,7 @@ async def execute_write(sql: str, *, row_cap: int | None = None,
         await cur.execute(sql, binary=True)  # one statement only, as for reads
         rows = await cur.fetchmany(cap + 1) if cur.description else []
         columns = [d.name for d in cur.description or []]
-        return {"columns": columns, "rows": [[_jsonable(v) for v in r] for r in rows[:cap]],
-                "truncated": len(rows) > cap, "status": cur.statusmessage,
+        return {"columns": columns, **_json_rows(rows, cap), "status": cur.statusmessage,
                 "affected": cur.rowcount}
 
 
@@ -295,7 +302,8 @@ def _range(c: dict) -> str:
 
 def _table_artifact(sql: str, result: dict) -> dict:
     return {"type": "table", "sql": sql, "columns": result["columns"], "rows": result["rows"],
-            "row_count": len(result["rows"]), "truncated": result["truncated"]}
+            "row_count": len(result["rows"]), "truncated": result["truncated"],
+            **({"cut": result["cut"]} if result.get("cut") else {})}
 
 
 def _result_text(verdict: SqlVerdict, result: dict) -> str:
@@ -303,8 +311,8 @@ def _result_text(verdict: SqlVerdict, result: dict) -> str:
     if verdict.kind != "read":
         head = f"Done: {result['status']} ({verdict.kind})."
     else:
-        more = f", truncated at {ROW_CAP}" if result["truncated"] else ""
-        head = f"{len(rows)} row{'s' if len(rows) != 1 else ''}{more}."
+        more = f", truncated at {len(rows)}" if result["truncated"] else ""
+        head = f"{len(rows)} row{'s' if len(rows) != 1 else ''}{more}." + (f" ({result['cut']}.)" if result.get("cut") else "")
     body = _markdown(result["columns"], rows[:PREVIEW_ROWS]) if result["columns"] else ""
     if len(rows) > PREVIEW_ROWS:
         body += f"\n(first {PREVIEW_ROWS} of {len(rows)} rows shown)"
@@ -352,6 +360,38 @@ def _value(row: Any, key: str) -> Any:
     return row.get(key) if isinstance(row, dict) else (row[-1] if row else None)
 
 
+def _cell_chars(v: Any) -> int:
+    return len(v) if isinstance(v, str) else len(json.dumps(v)) if isinstance(v, (list, dict)) else 16
+
+
+def _over_budget(rows: list) -> bool:
+    """Rows fetched so far hold more text than a result keeps (checked per fetch batch)."""
+    return sum(_cell_chars(v) for r in rows for v in r if isinstance(v, (str, list, dict))) > MAX_RESULT_CHARS
+
+
+def _json_rows(rows: list, cap: int) -> dict[str, Any]:
+    """Rows as JSON values, each cell cut to MAX_CELL_CHARS and the whole to MAX_RESULT_CHARS: a
+    result goes into the thread's checkpoints and the UI, and `SELECT repeat('x', 50000000) FROM
+    generate_series(1, 6)` (a low-risk read) made a 300 MB artifact."""
+    out, size, cut = [], 0, False
+    for r in rows[:cap]:
+        row = []
+        for v in r:
+            value = _jsonable(v)
+            if _cell_chars(value) > MAX_CELL_CHARS:
+                text = value if isinstance(value, str) else json.dumps(value)
+                value, cut = f"{text[:MAX_CELL_CHARS]}… ({len(text) - MAX_CELL_CHARS} more characters)", True
+            row.append(value)
+        size += sum(_cell_chars(v) for v in row)
+        if size > MAX_RESULT_CHARS and out:
+            return {"rows": out, "truncated": True, "cut": "the result is larger than a table keeps"}
+        out.append(row)
+    result: dict[str, Any] = {"rows": out, "truncated": len(rows) > cap}
+    if cut:
+        result["cut"] = f"cells longer than {MAX_CELL_CHARS} characters are cut"
+    return result
+
+
 def _jsonable(v: Any) -> Any:
     """Rows go into checkpoints and the UI as JSON."""
     if isinstance(v, float) and not math.isfinite(v):
@@ -359,7 +399,10 @@ def _jsonable(v: Any) -> Any:
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
     if isinstance(v, Decimal):
-        return float(v) if v.is_finite() else str(v)
+        if not v.is_finite():
+            return str(v)
+        f = float(v)  # a finite Decimal such as 1e400 is still infinite as a float
+        return f if math.isfinite(f) else str(v)
     if isinstance(v, (datetime, date, time)):
         return v.isoformat()
     if isinstance(v, timedelta):

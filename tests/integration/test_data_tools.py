@@ -231,6 +231,21 @@ async def test_row_cap_truncates(warehouse):
     assert len(exact["rows"]) == 8 and exact["truncated"] is False
 
 
+async def test_huge_cells_and_results_are_cut_not_kept(warehouse):
+    # A low-risk read made a 300 MB artifact (checkpointed, sent to the UI): cells are cut to
+    # MAX_CELL_CHARS, a result stops at MAX_RESULT_CHARS, and the message says so.
+    msg = await tool_call(tools.run_sql, sql="SELECT repeat('x', 5000000) AS blob FROM generate_series(1, 6)")
+    art = msg.artifact
+    assert 1 <= art["row_count"] <= 6 and len(json.dumps(art)) < 2 * tools.MAX_RESULT_CHARS
+    assert art["rows"][0][0].startswith("x" * 100) and art["rows"][0][0].endswith("more characters)")
+    assert "cut" in art and "cells longer than" in msg.content
+    wide = await tools.execute_read("SELECT repeat('y', 3000) AS t FROM generate_series(1, 500)")
+    assert wide["truncated"] is True and wide["cut"] == "the result is larger than a table keeps"
+    assert sum(len(r[0]) for r in wide["rows"]) <= tools.MAX_RESULT_CHARS + 3000
+    huge = await tools.execute_read("SELECT 1e400::numeric * 10 AS n")
+    assert json.loads(json.dumps(huge["rows"], allow_nan=False))  # no Infinity in the JSON
+
+
 async def test_statement_timeout_fires(warehouse, monkeypatch):
     with pytest.raises(psycopg.errors.QueryCanceled):
         await tools.execute_read("SELECT pg_sleep(3)", timeout_s=0.3)
