@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
+from pydantic import Field
 
 from agents.devops import runbook_index, signals
 from agents.devops.executor import get_executor
@@ -158,14 +159,20 @@ async def find_runbook(symptom: str, k: int = 3) -> tuple[str, dict]:
                                                           "citations": citations, "notes": [how]}
 
 
+# Kubernetes names (RFC 1123 labels), checked with the call's schema, so a bad one is refused
+# before anyone is asked to approve it ("Scale default/checkout to -5 replicas" was shown before).
+Name = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+
+
 @tool
-async def restart_workload(workload: str, config: RunnableConfig, namespace: str = "default") -> str:
+async def restart_workload(workload: Name, config: RunnableConfig, namespace: Name = "default") -> str:
     """Rolling restart of a deployment (pods are replaced one by one)."""
     return (await get_executor(config, "restart_workload", "high").restart(workload, namespace)).summary
 
 
 @tool
-async def scale_workload(workload: str, replicas: int, config: RunnableConfig, namespace: str = "default") -> str:
+async def scale_workload(workload: Name, replicas: Annotated[int, Field(ge=0, le=100)], config: RunnableConfig,
+                         namespace: Name = "default") -> str:
     """Scale a deployment to a number of replicas."""
     if not 0 <= replicas <= 100:
         raise ValueError("replicas must be between 0 and 100")
@@ -173,8 +180,8 @@ async def scale_workload(workload: str, replicas: int, config: RunnableConfig, n
 
 
 @tool
-async def rollback_deployment(workload: str, reason: str, config: RunnableConfig, namespace: str = "default",
-                              revision: int | None = None) -> str:
+async def rollback_deployment(workload: Name, reason: str, config: RunnableConfig, namespace: Name = "default",
+                              revision: Annotated[int, Field(ge=1)] | None = None) -> str:
     """Roll a deployment back to its previous (or a given) revision. Critical: needs a reason."""
     executor = get_executor(config, "rollback_deployment", "critical")
     return (await executor.rollback(workload, namespace, revision, reason)).summary

@@ -62,3 +62,21 @@ current-context: x
     monkeypatch.setenv("KUBECONFIG", str(cfg))
     monkeypatch.delenv("AGENTDESK_KUBECONFIG", raising=False)
     assert isinstance(get_executor(), KubernetesExecutor)
+
+
+@pytest.mark.parametrize("args, why", [
+    ({"workload": "checkout", "replicas": -5}, "minimum"),
+    ({"workload": "checkout", "replicas": 10**12}, "maximum"),
+    ({"workload": "", "replicas": 3}, "non-empty"),
+    ({"workload": "checkout", "replicas": 3, "namespace": ""}, "non-empty"),
+    ({"workload": "Checkout; rm -rf", "replicas": 3}, "does not match"),
+])
+def test_remediation_arguments_are_checked_before_anyone_approves_them(args, why):
+    # The schema had no bounds: "Scale default/checkout to -5 replicas" reached the approval card
+    # and failed only after a human approved it.
+    import agents.devops.tools  # noqa: F401 - registers the tools
+    from guardrails.policy import PolicyError, check_call
+
+    with pytest.raises(PolicyError, match=why):
+        check_call("devops", "scale_workload", args)
+    assert check_call("devops", "scale_workload", {"workload": "checkout", "replicas": 3})[1].needs_approval
