@@ -39,10 +39,13 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from agents.code.memcg import RunGroup
 
 SANDBOX_PYTHON = "/usr/bin/python3"
 SANDBOX_UID = 65534  # nobody, both on the host and inside the user namespace
@@ -78,6 +81,7 @@ class SandboxResult:
     killed_reason: str | None = None  # wall_timeout|cpu_limit|memory_limit|file_size_limit|sigkill
     duration_ms: float = 0.0
     files: list[dict[str, Any]] = field(default_factory=list)  # {name, mime, size, b64}
+    peak_memory_bytes: int | None = None  # the whole run's, when it ran in a memory cgroup
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -287,6 +291,9 @@ def run_python(code: str, *, timeout_s: float = 10, allow_network: bool = False,
     drop: dict[str, Any] = {}
     if os.geteuid() == 0:
         drop = {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []}
+    group = RunGroup.create(MEMORY_LIMIT, SANDBOX_UID if drop else None)  # the run's memory, all processes
+    if group is not None:
+        argv = group.wrap(argv)
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -295,6 +302,8 @@ def run_python(code: str, *, timeout_s: float = 10, allow_network: bool = False,
             **drop,
         )
     except OSError as exc:
+        if group is not None:
+            group.remove()
         raise SandboxUnavailable(f"cannot start bwrap: {exc}") from exc
     finally:
         for fd in (*fds.values(), art_w):
@@ -342,16 +351,21 @@ def run_python(code: str, *, timeout_s: float = 10, allow_network: bool = False,
         if proc.poll() is None:
             _kill(proc)
             proc.wait()
+        oom, peak = (group.oom_killed(), group.peak_bytes()) if group is not None else (False, None)
+        if group is not None:  # empty only once the pid namespace is gone: ~15 ms nobody waits for
+            threading.Thread(target=group.remove, name="sandbox-cgroup-rmdir", daemon=True).start()
     stderr = bufs[proc.stderr].decode("utf-8", "replace")
+    reason = _killed_reason(exit_code, timed_out, stderr)
     return SandboxResult(
         exit_code=exit_code,
         stdout=bufs[proc.stdout].decode("utf-8", "replace"),
         stderr=stderr,
         timed_out=timed_out,
         truncated=bool(over & {proc.stdout, proc.stderr}),
-        killed_reason=_killed_reason(exit_code, timed_out, stderr),
+        killed_reason="memory_limit" if oom and reason in (None, "sigkill") else reason,
         duration_ms=round((time.monotonic() - start) * 1000, 1),
         files=_parse_files(bytes(bufs[art])) if files_out else [],
+        peak_memory_bytes=peak,
     )
 
 

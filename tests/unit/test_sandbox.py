@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from agents.code.sandbox import (
+    MEMORY_LIMIT,
     MISSING_BWRAP,
     NPROC_LIMIT,
     OUTPUT_CAP,
@@ -357,3 +358,41 @@ def test_no_privileges_and_no_nested_user_namespaces() -> None:
     )
     r = run_python(code)
     assert r.stdout.split() == ["65534", "65534", "0", "0", "-1", "True"], r
+
+
+_SPREAD_BOMB = """
+import os, time
+pids = []
+for i in range(4):  # each child stays under RLIMIT_AS; together they are 2.4 GB
+    pid = os.fork()
+    if pid == 0:
+        b = bytearray(600 << 20)
+        for j in range(0, len(b), 4096):
+            b[j] = 1
+        time.sleep(1)
+        os._exit(0)
+    pids.append(pid)
+print("children that finished:", sum(os.waitpid(p, 0)[1] == 0 for p in pids))
+"""
+
+
+def test_a_run_is_bounded_as_a_whole_not_process_by_process(caplog):
+    # RLIMIT_AS bounds each process to 1 GiB, but a run may start 64: six forked children of
+    # 850 MiB took ~4.9 GB of host RAM before each run got its own memory cgroup.
+    from agents.code import memcg
+
+    if os.geteuid() != 0 or memcg._parent() is None:
+        # Without a writable memory controller the run still works, and the log says what is missing.
+        with caplog.at_level("WARNING"):
+            memcg._warn_once.cache_clear()
+            assert run_python("print(1)").stdout == "1\n"
+        assert "no writable memory cgroup" in caplog.text
+        return
+    result = run_python(_SPREAD_BOMB, timeout_s=30)
+    assert result.killed_reason == "memory_limit"
+    assert "children that finished: 4" not in result.stdout
+    assert result.peak_memory_bytes is not None and result.peak_memory_bytes <= MEMORY_LIMIT + (16 << 20)
+    assert run_python("print(1)").stdout == "1\n"  # the next run is unaffected
+    parent, _ = memcg._parent()
+    time.sleep(1.5)  # groups are removed in the background once their run has died
+    assert not [p for p in parent.iterdir() if p.name.startswith("agentdesk-sandbox-")]
