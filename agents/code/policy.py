@@ -21,7 +21,7 @@ NETWORK_MODULES = frozenset({
     "psycopg", "psycopg2", "pymysql", "redis", "pymongo", "asyncpg", "sqlalchemy",
 })
 # Modules that can run other programs (a shell can reach the network or install packages).
-PROCESS_MODULES = frozenset({"subprocess", "pty", "multiprocessing.popen_spawn_posix"})
+PROCESS_MODULES = frozenset({"subprocess", "pty", "multiprocessing.popen_spawn_posix", "ctypes", "cffi"})
 PROCESS_CALLS = frozenset({
     "system", "popen", "spawnl", "spawnle", "spawnlp", "spawnv", "spawnve", "spawnvp", "execv",
     "execve", "execl", "execle", "execlp", "execvp", "execvpe", "posix_spawn", "posix_spawnp",
@@ -88,6 +88,8 @@ def _scan_ast(tree: ast.AST) -> list[str]:
             if node.module in {"os", "posix"}:
                 reasons += [f"process: imports os.{a.name}" for a in node.names
                             if a.name in PROCESS_CALLS]
+            if node.module == "importlib" and any(a.name in ("import_module", "__import__") for a in node.names):
+                reasons.append("dynamic: imports importlib's import function (under any name, it hides what is imported)")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             # URLs and shell-ish text only count inside string literals, not in comments;
             # pandas.read_csv("https://...") fetches without importing a network module.
@@ -96,13 +98,21 @@ def _scan_ast(tree: ast.AST) -> list[str]:
                 reasons.append(f"install: runs {node.value.strip()}")
         elif isinstance(node, ast.Call):
             reasons += _call_reasons(node, os_names)
+        elif (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute)
+              and node.value.attr == "modules" and isinstance(node.value.value, ast.Name)
+              and node.value.value.id == "sys"):
+            reasons.append("dynamic: reaches a module through sys.modules")
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in DYNAMIC_BUILTINS:
+            reasons.append(f"dynamic: renames {node.value.id} (`e = exec; e(...)` hides what runs)")
     return reasons
 
 
 def _import_reasons(name: str) -> list[str]:
     if _root(name) in NETWORK_MODULES:
         return [f"network: imports {name}"]
-    if name in PROCESS_MODULES or _root(name) in {"subprocess", "pty"}:
+    if _root(name) == "_socket":  # the C module under socket
+        return [f"network: imports {name}"]
+    if name in PROCESS_MODULES or _root(name) in {"subprocess", "pty", "ctypes", "cffi"}:
         return [f"process: imports {name} (can run pip or a shell)"]
     if _root(name) in {"pip", "ensurepip", "setuptools"}:
         return [f"install: imports {name}"]
@@ -115,11 +125,19 @@ def _call_reasons(node: ast.Call, os_names: set[str]) -> list[str]:
     if (isinstance(func, ast.Attribute) and func.attr in PROCESS_CALLS
             and isinstance(func.value, ast.Name) and func.value.id in os_names):
         return [f"process: calls os.{func.attr}() (runs a shell command)"]
+    # getattr(os, "system")(...): the attribute is named by a string, not written as os.system.
+    if (isinstance(func, ast.Name) and func.id == "getattr" and len(node.args) >= 2
+            and isinstance(node.args[0], ast.Name) and node.args[0].id in os_names):
+        attr = node.args[1]
+        if not (isinstance(attr, ast.Constant) and isinstance(attr.value, str)):
+            return ["dynamic: getattr() on os with a computed name hides what runs"]
+        if attr.value in PROCESS_CALLS:
+            return [f"process: reaches os.{attr.value} through getattr() (runs a shell command)"]
     dynamic = (isinstance(func, ast.Name) and func.id in DYNAMIC_BUILTINS) or (
-        isinstance(func, ast.Attribute) and func.attr == "import_module")
+        isinstance(func, ast.Attribute) and func.attr in ("import_module", "__import__"))
     if not dynamic:
         return []
-    name = func.id if isinstance(func, ast.Name) else "import_module"
+    name = func.id if isinstance(func, ast.Name) else func.attr
     arg = node.args[0] if node.args else None
     if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
         return [f"dynamic: {name}() with a computed argument hides what runs"]

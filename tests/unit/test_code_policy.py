@@ -116,3 +116,27 @@ def test_a_scanner_that_fails_is_a_policy_error_not_a_crash(monkeypatch):
     monkeypatch.setattr(policy.ToolSpec, "risk_for", broken)
     with pytest.raises(policy.PolicyError, match="could not be assessed"):
         policy.check_call("code", "run_python", {"code": "print(1)"})
+
+
+@pytest.mark.parametrize("code, reason", [
+    ("import os\ngetattr(os, 'system')('id')", "process: reaches os.system through getattr"),
+    ("import os\ngetattr(os, name)()", "dynamic: getattr() on os"),
+    ("import builtins\nbuiltins.__import__('socket')", "network: dynamically imports socket"),
+    ("import importlib\nimportlib.__import__('socket')", "network: dynamically imports socket"),
+    ("from importlib import import_module as im\nim('socket')", "dynamic: imports importlib"),
+    ("import sys\nsys.modules['os'].system('id')", "dynamic: reaches a module through sys.modules"),
+    ("import ctypes\nctypes.CDLL(None).system(b'id')", "process: imports ctypes"),
+    ("import base64\ne = exec\ne(base64.b64decode('cHJpbnQoMSk='))", "dynamic: renames exec"),
+    ("import _socket", "network: imports _socket"),
+])
+def test_calls_hidden_behind_names_need_approval(code, reason):
+    # A ninth-session audit ran a shell through getattr(os, 'system') as low risk (the sandbox
+    # still contained it: no network, uid 65534), and imported socket through builtins.__import__.
+    a = assess_code(code)
+    assert a.risk == "high" and any(r.startswith(reason) for r in a.reasons), a.reasons
+
+
+@pytest.mark.parametrize("code", ["x = getattr(obj, 'value', 0)", "import os\nprint(os.getcwd())",
+                                  "import pandas as pd\nprint(pd.DataFrame({'a': [1]}).describe())"])
+def test_ordinary_getattr_and_os_stay_low_risk(code):
+    assert assess_code(code).risk == "low"
