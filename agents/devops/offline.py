@@ -17,19 +17,29 @@ from agents.devops import signals, triage
 from agents.devops.tools import REMEDIATIONS, SIGNAL_TOOLS
 from serving.offline_model import tool_call
 
-_ACTION = re.compile(r"\b(restart|scale|roll ?back)\b\s+(?:the\s+)?(?:deployment\s+|workload\s+|service\s+)?"
-                     r"[`'\"]?([a-z0-9][a-z0-9-]*)?", re.I)
+# An order starts its sentence ("restart X", "please scale X to 4", "can you roll back X"): the
+# verb anywhere ("How long does a restart usually take?") made the offline agent propose a
+# restart of "usually" for approval.
+_ACTION = re.compile(r"(?:^|[.!?;\n]\s*)(?:(?:please|pls|ok|okay|now|then|go ahead and|can you|could you|would you|kindly)[\s,]+)*"
+                     r"(restart|scale|roll ?back)\b(?:\s+(?:the\s+)?(?:(?:deployment|workload|service|pods?\s+(?:of|for|in))\s+)?"
+                     r"[`'\"]?([a-z0-9][a-z0-9-]*))?", re.I)
 _REPLICAS = re.compile(r"\bto\s+(\d+)\b")
 _REASON = re.compile(r"\b(?:because|reason:?)\s+(.+)", re.I)
 _FIX = re.compile(r"\b(fix|remediat\w*|mitigat\w*|triage|resolve|repair|heal|recover)\b", re.I)
-_GENERIC = {"the", "a", "it", "this", "that", "if", "and", "deployment", "workload", "service"}
+_GENERIC = {"the", "a", "an", "it", "this", "that", "them", "if", "and", "to", "up", "down", "out", "in", "of",
+            "deployment", "workload", "service", "pod", "pods", "everything", "all", "something"}
 
 
-def explicit_action(question: str) -> dict | None:
-    if not (m := _ACTION.search(question)):
+def explicit_action(question: str) -> dict | str | None:
+    """The remediation an order asks for; a question (str) when it names no workload; None when
+    the message is no order."""
+    if not (m := _ACTION.search(question.strip())):
         return None
     verb = m.group(1).lower().replace(" ", "")
-    workload = m.group(2) if m.group(2) and m.group(2).lower() not in _GENERIC else "agentdesk-api"
+    workload = m.group(2)
+    if not workload or workload.lower() in _GENERIC:  # guessing one would put a wrong target up for approval
+        return (f"Which workload should I {m.group(1).lower()}? Name it, e.g. \"{m.group(1).lower()} checkout\""
+                + (" to 4 replicas" if verb == "scale" else "") + ".")
     if verb == "restart":
         return tool_call("restart_workload", {"workload": workload})
     if verb == "scale":
@@ -43,7 +53,7 @@ def policy(messages: list[BaseMessage]) -> AIMessage:
     question, results = turn(messages)
     if not results:
         if (call := explicit_action(question)) and not _FIX.search(question):
-            return AIMessage("", tool_calls=[call])
+            return AIMessage(call) if isinstance(call, str) else AIMessage("", tool_calls=[call])
         return AIMessage("", tool_calls=triage.gather_calls(signals.mode()))
 
     done = [i for i, r in enumerate(results) if r.name in REMEDIATIONS]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from agents.devops import offline, runbook_index, triage
@@ -79,6 +83,34 @@ def test_explicit_actions_are_parsed():
     rb = offline.explicit_action("roll back api because v2 fails")
     assert rb["name"] == "rollback_deployment" and rb["args"]["reason"] == "v2 fails"
     assert offline.explicit_action("are there errors?") is None
+    assert offline.explicit_action("Please restart the pods of checkout")["args"] == {"workload": "checkout"}
+    assert offline.explicit_action("Ok. Now scale the api deployment to 4")["args"] == {"workload": "api", "replicas": 4}
+
+
+@pytest.mark.parametrize("question", [
+    "How long does a restart usually take?", "Is the restart of checkout done yet?", "what does scale mean here?",
+    "Did someone scale up payments yesterday?", "Why did the last rollback fail?",
+    "Does restarting a crash-looping workload help?",
+])
+def test_a_question_about_an_action_is_not_an_order(question):
+    # The verb anywhere made the offline agent put "restart default/usually" up for approval.
+    assert offline.explicit_action(question) is None
+
+
+@pytest.mark.parametrize("order", ["Can you restart it?", "restart", "scale up"])
+def test_an_order_without_a_workload_asks_instead_of_guessing_one(order):
+    # It used to guess agentdesk-api, and an approval card asked to restart the wrong thing.
+    ask = offline.explicit_action(order)
+    assert isinstance(ask, str) and ask.startswith("Which workload should I")
+    reply = offline.policy([HumanMessage(order)])
+    assert not reply.tool_calls and reply.content == ask
+
+
+@pytest.mark.parametrize("text", [". please " * 2200, ". " * 10000, ". can you " * 1800 + "restart"])
+def test_order_parsing_is_linear_on_hostile_text(text):
+    started = time.perf_counter()
+    offline.explicit_action(text[:20000])
+    assert time.perf_counter() - started < 0.5
 
 
 def test_local_runbook_ranking_and_remediations():
