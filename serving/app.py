@@ -57,14 +57,25 @@ async def ui_asset(request: Request) -> Response:
     return Response(_asset(name), media_type=media, headers={"Cache-Control": "no-cache"})
 
 
-async def healthz(request: Request) -> JSONResponse:
+HEALTH_TIMEOUT_S = 5.0
+
+
+async def _ping_database() -> None:
     from serving.db import app_pool
 
+    pool = await app_pool()
+    async with pool.connection(timeout=HEALTH_TIMEOUT_S) as conn:
+        await conn.execute("SELECT 1")
+
+
+async def healthz(request: Request) -> JSONResponse:
     try:
-        pool = await app_pool()
-        async with pool.connection(timeout=5) as conn:
-            await conn.execute("SELECT 1")
+        # One bound for the whole check: opening the pool alone waited 30 s with the database down,
+        # far past any readiness probe's timeout.
+        await asyncio.wait_for(_ping_database(), HEALTH_TIMEOUT_S)
         db = "ok"
+    except TimeoutError:
+        db = f"error: no answer from Postgres within {HEALTH_TIMEOUT_S:g} s"
     except Exception as exc:  # noqa: BLE001 - health reports, never raises
         db = f"error: {type(exc).__name__}: {exc}"
     status = 200 if db == "ok" else 503
