@@ -16,10 +16,7 @@ from langgraph.types import interrupt
 
 from guardrails.policy import PolicyError, Risk, check_call
 from serving import audit
-from serving.metrics import APPROVALS, APPROVALS_PENDING
-
-# Tool calls this process has asked a human about and not yet seen decided (for the gauge).
-_asked: set[str] = set()
+from serving.metrics import APPROVALS
 
 DECISIONS = ["approve", "edit", "reject"]
 
@@ -109,10 +106,6 @@ def make_approval_node(agent: str):
                 "action_requests": [_action_request(c, r, d) for c, r, d in gated],
                 "review_configs": [{"action_name": c["name"], "allowed_decisions": DECISIONS} for c, _, _ in gated],
             }
-            for call, _, _ in gated:
-                if call["id"] not in _asked:
-                    _asked.add(call["id"])
-                    APPROVALS_PENDING.inc()
             response = interrupt(request)
             while True:  # a bad answer is asked again; earlier answers replay on each resume
                 decisions, error = _parse(response, len(gated))
@@ -123,9 +116,6 @@ def make_approval_node(agent: str):
             for (call, risk, _), decision in zip(gated, decisions, strict=True):
                 await _audit_decision(config, agent, call, risk, decision)
                 APPROVALS.labels(decision["type"]).inc()
-                if call["id"] in _asked:
-                    _asked.discard(call["id"])
-                    APPROVALS_PENDING.dec()
                 if decision["type"] == "approve":
                     kept.append(call)
                 elif decision["type"] == "edit":

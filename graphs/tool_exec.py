@@ -16,7 +16,7 @@ from langchain_core.runnables import RunnableConfig
 from graphs.approval import pending_calls
 from guardrails.policy import PolicyError, Risk, check_call
 from serving import audit, telemetry
-from serving.metrics import TOOL_CALLS, timed
+from serving.metrics import TOOL_CALLS, TOOL_ERRORS_RECENT, timed
 
 MAX_RESULT_CHARS = 20_000  # what the model sees; the full result stays in the artifact
 
@@ -44,7 +44,10 @@ async def _run_one(agent: str, call: dict, config: RunnableConfig) -> tuple[Tool
             message = ToolMessage(f"{call['name']} failed: {type(exc).__name__}: {exc}",
                                   tool_call_id=call["id"], name=call["name"], status="error")
         span.set_attribute("agentdesk.tool.status", getattr(message, "status", "success") or "success")
-    TOOL_CALLS.labels(call["name"], "error" if getattr(message, "status", None) == "error" else "ok").inc()
+    failed = getattr(message, "status", None) == "error"
+    TOOL_CALLS.labels(call["name"], "error" if failed else "ok").inc()
+    if failed:
+        TOOL_ERRORS_RECENT.note()
     if not isinstance(message, ToolMessage):  # a tool that returned a Command or raw value
         message = ToolMessage(str(message), tool_call_id=call["id"], name=call["name"])
     content = str(message.content)

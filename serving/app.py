@@ -31,8 +31,9 @@ from serving import dev_queue
 from serving.logs import configure_logging
 from serving.recovery import recover_threads
 from serving.request_guard import RequestGuard
-from serving.metrics import HTTP_REQUESTS, exposition
+from serving.metrics import HTTP_5XX_RECENT, HTTP_REQUESTS, exposition
 from serving.offline_model import OFFLINE_MODEL_NAME
+from serving.pending import refresh_gauge
 from serving.settings import get_settings
 
 configure_logging()
@@ -84,6 +85,10 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def metrics(request: Request) -> Response:
+    try:
+        await asyncio.wait_for(refresh_gauge(), timeout=2.0)
+    except Exception as exc:  # noqa: BLE001 - the other series are still worth scraping
+        log.warning("agentdesk_approvals_pending not refreshed: %s", exc)
     return Response(exposition(), media_type="text/plain; version=0.0.4")
 
 
@@ -112,6 +117,8 @@ class CountRequests(BaseHTTPMiddleware):
         response = await call_next(request)
         if request.url.path in {"/ui", "/healthz", "/metrics", "/api/info"}:
             HTTP_REQUESTS.labels(request.url.path, str(response.status_code)).inc()
+            if response.status_code >= 500:
+                HTTP_5XX_RECENT.note()
         return response
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
@@ -27,6 +28,28 @@ APPROVALS_PENDING = Gauge("agentdesk_approvals_pending", "Interrupts waiting for
 HTTP_REQUESTS = Counter("agentdesk_http_requests_total", "Requests to the custom app", ["path", "status"])
 NODE_LATENCY = Histogram("agentdesk_node_seconds", "Node latency", ["node"],
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+
+class RecentEvents:
+    """When the last events of one kind happened, for checks over a recent window ("tool errors in
+    the last 15 minutes") that a counter since start-up cannot answer without Prometheus."""
+
+    def __init__(self, keep: int = 10_000):
+        self._times: deque[float] = deque(maxlen=keep)  # append and iteration are thread-safe
+
+    def note(self) -> None:
+        self._times.append(time.time())
+
+    def count(self, window_s: float) -> int:
+        cutoff = time.time() - window_s
+        return sum(1 for t in list(self._times) if t >= cutoff)
+
+    def clear(self) -> None:
+        self._times.clear()
+
+
+TOOL_ERRORS_RECENT = RecentEvents()
+HTTP_5XX_RECENT = RecentEvents()
 
 
 def exposition() -> bytes:

@@ -8,6 +8,7 @@ unreachable backend), because the model and the user both read it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -19,7 +20,8 @@ from typing import Any
 
 import httpx
 
-from serving.metrics import samples
+from serving.metrics import HTTP_5XX_RECENT, TOOL_ERRORS_RECENT, samples
+from serving.pending import pending_approvals
 from serving.tls import client_context
 from serving.settings import get_settings
 
@@ -29,6 +31,9 @@ OWN_LOGS_NOTE = "(from agentdesk's own logs: no Loki is configured)"
 
 MAX_WINDOW_S = 7 * 86400  # longer windows are refused: they are slow and rarely what triage needs
 MAX_POINTS = 250  # per range series; Prometheus refuses > 11,000, and the model needs far fewer
+MAX_QUERY_POINTS = 11_000  # what Prometheus allows a range query; subqueries are held to the same
+MAX_BODY_BYTES = 8 * 2**20  # parsed JSON takes ~12x this in memory; triage never needs so much
+ALERT_WINDOW_S = 15 * 60  # derived alerts look at this much recent history, like `increase(x[15m]) > 0`
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -68,15 +73,29 @@ class _Http:
     timeout_s: float = 10.0
 
     async def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """The answer, read up to MAX_BODY_BYTES and within `timeout_s` in all: httpx's timeout is
+        per read, so a slow trickle or a huge result would otherwise hold the tool (and memory)."""
         url = self.base_url.rstrip("/") + path
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s, verify=client_context()) as client:
-                response = await client.request(method, url, **kw)
-        except httpx.TimeoutException as exc:
+            async with asyncio.timeout(self.timeout_s), \
+                    httpx.AsyncClient(timeout=self.timeout_s, verify=client_context()) as client, \
+                    client.stream(method, url, **kw) as streamed:
+                body = bytearray()
+                async for chunk in streamed.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        raise SignalError(f"{self.name}'s answer is larger than {MAX_BODY_BYTES / 2**20:.3g} MB; "
+                                          "aggregate the query (e.g. sum by (service)), narrow the window "
+                                          "or use a larger step")
+        except (TimeoutError, httpx.TimeoutException) as exc:
             raise SignalError(f"{self.name} at {self.base_url} did not answer within {self.timeout_s:g}s") from exc
         except httpx.TransportError as exc:
             raise SignalError(f"{self.name} at {self.base_url} is unreachable ({type(exc).__name__}: {exc}); "
                               f"check {self.name.upper()}_URL and that the server is running") from exc
+        # Decoded already: only the content type is carried over (a gzip header would decode twice).
+        headers = {k: v for k, v in streamed.headers.items() if k.lower() == "content-type"}
+        response = httpx.Response(streamed.status_code, headers=headers, content=bytes(body),
+                                  request=streamed.request)
         if response.status_code >= 400:
             raise SignalError(self._error(response))
         return response
@@ -162,48 +181,111 @@ def _ts(entry: dict[str, Any]) -> float | None:
         return None
 
 
+_NOT_SEARCHED = ("ts", "level")  # keys are never searched: "level" would match every line
+
+
+def _searchable(entry: dict[str, Any]) -> str:
+    """The text a `contains` filter looks in: the values (message, exception, logger, ids), not
+    the JSON around them, so quotes, backslashes and non-ASCII text match as written."""
+    return "\n".join(str(v) for k, v in entry.items() if k not in _NOT_SEARCHED)
+
+
 def own_logs(contains: str = "", level: str | None = None, limit: int = 50,
-             window_s: float | None = None) -> list[dict[str, Any]]:
-    """The newest matching lines of the JSON log, newest first (the file is rotated, so small)."""
+             window_s: float | None = None, line_filters: list[tuple[str, bool]] = ()) -> list[dict[str, Any]]:
+    """The newest matching lines of the JSON log, newest first (the file is rotated, so small).
+    `contains` matches case-insensitively; each (text, wanted) of `line_filters` is LogQL's
+    `|= text` (wanted) or `!= text`, case-sensitive as there."""
     path = get_settings().log_file
     if not path.exists():
         return []
     since = time.time() - window_s if window_s else None
+    needle = contains.lower()
     matched: deque[dict[str, Any]] = deque(maxlen=limit)
     with path.open(encoding="utf-8", errors="replace") as fh:
         for line in fh:
-            if contains and contains.lower() not in line.lower():
-                continue
             try:
                 entry = json.loads(line)
             except json.JSONDecodeError:
+                continue
+            if not isinstance(entry, dict):
                 continue
             if level and entry.get("level") != level.lower():
                 continue
             if since is not None and (_ts(entry) or 0) < since:
                 continue
+            if needle or line_filters:
+                text = _searchable(entry)
+                if needle and needle not in text.lower():
+                    continue
+                if any((f in text) != wanted for f, wanted in line_filters):
+                    continue
             matched.append(entry)
     return list(reversed(matched))
 
 
-# Without Prometheus there is no rule evaluation; these checks over agentdesk's own counters are
-# the closest honest equivalent, and they are labelled as derived.
-_OWN_CHECKS: list[tuple[str, str, str, Any]] = [
-    ("AgentdeskToolErrors", "agentdesk_tool_calls_total", "tool calls ended in an error",
-     lambda lbl: lbl.get("outcome") in ("error", "failed")),
-    ("AgentdeskHttp5xx", "agentdesk_http_requests_total", "HTTP requests answered 5xx",
-     lambda lbl: str(lbl.get("status", "")).startswith("5")),
-    ("AgentdeskApprovalsPending", "agentdesk_approvals_pending", "approvals wait for a decision",
-     lambda lbl: True),
-]
+_LOGQL_SELECTOR = re.compile(r"^\s*\{[^{}]*\}")
+_LOGQL_LINE_FILTER = re.compile(r'\s*(\|=|!=)\s*(?:"((?:[^"\\]|\\.)*)"|`([^`]*)`)')
 
 
-def own_alerts() -> list[dict[str, Any]]:
+def own_line_filters(logql_text: str) -> tuple[list[tuple[str, bool]], str]:
+    """What of a LogQL query agentdesk's own log can honour without Loki: its `|= "x"` and
+    `!= "x"` line filters. Returns them and the rest of the query that is NOT evaluated
+    (the stream selector, regex filters, parsers, label filters), for the answer to say so."""
+    rest = _LOGQL_SELECTOR.sub("", logql_text, count=1)
+    selector = logql_text[: len(logql_text) - len(rest)].strip()
+    filters, ignored, pos = [], [], 0
+    for m in _LOGQL_LINE_FILTER.finditer(rest):
+        if m.start() != pos:
+            break  # filters are honoured only up to the first stage we do not understand
+        text = _unquote(m.group(2)) if m.group(2) is not None else m.group(3)
+        filters.append((text, m.group(1) == "|="))
+        pos = m.end()
+    if selector:
+        ignored.append(selector)
+    if rest[pos:].strip():
+        ignored.append(rest[pos:].strip())
+    return filters, " ".join(ignored)
+
+
+def _unquote(raw: str) -> str:
+    """A double-quoted LogQL string's text (its escapes are JSON's for everything a filter holds)."""
+    try:
+        return json.loads(f'"{raw}"')
+    except ValueError:
+        return raw
+
+
+# Without Prometheus there is no rule evaluation; these checks over agentdesk's own signals are the
+# closest honest equivalent, and they are labelled as derived. They look at the last ALERT_WINDOW_S
+# (a tool error an hour ago is history, not an alert) and pending approvals come from the
+# checkpoints, so a thread that was answered, deleted or pruned stops counting, even after a restart.
+_RECENT_CHECKS = [("AgentdeskToolErrors", TOOL_ERRORS_RECENT, "tool calls ended in an error"),
+                  ("AgentdeskHttp5xx", HTTP_5XX_RECENT, "HTTP requests were answered 5xx")]
+
+PENDING_FOR_S = 3600  # an approval is an alert once it has waited this long, like `for: 1h`
+
+
+async def own_alerts() -> list[dict[str, Any]]:
+    window = f"{ALERT_WINDOW_S // 60}m"
     alerts = []
-    for name, metric, what, pick in _OWN_CHECKS:
-        total = sum(v for n, lbl, v in samples(metric) if n == metric and pick(lbl))
-        if total > 0:
-            alerts.append({"labels": {"alertname": name, "source": "derived"}, "state": "firing",
-                           "annotations": {"summary": f"{total:g} {what} since agentdesk started"},
-                           "activeAt": None, "value": str(total)})
+    for name, events, what in _RECENT_CHECKS:
+        if n := events.count(ALERT_WINDOW_S):
+            alerts.append(_derived(name, f"{n} {what} in the last {window}", n, None))
+    try:
+        n, oldest = await pending_approvals()
+    except Exception as exc:  # noqa: BLE001 - the other checks still answer; the reason is shown
+        alerts.append(_derived("AgentdeskApprovalsUnknown", f"pending approvals could not be read: {exc}", 1,
+                               None, "info"))
+    else:
+        if n and oldest and time.time() - oldest.timestamp() > PENDING_FOR_S:
+            alerts.append(_derived("AgentdeskApprovalsPending",
+                                   f"{n} thread(s) wait for an approval decision, the oldest since "
+                                   f"{oldest:%Y-%m-%d %H:%M} UTC", n, oldest.isoformat(), "info"))
     return alerts
+
+
+def _derived(name: str, summary: str, value: float, since: str | None, severity: str = "warning") -> dict[str, Any]:
+    """An alert shaped like Prometheus's. Severity "info" is workflow state (approvals waiting),
+    which the triage does not count as a symptom of an incident."""
+    return {"labels": {"alertname": name, "source": "derived", "severity": severity}, "state": "firing",
+            "annotations": {"summary": summary}, "activeAt": since, "value": str(value)}

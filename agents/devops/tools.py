@@ -7,7 +7,8 @@ offline triage policy reasons over.
 
 from __future__ import annotations
 
-import re
+import asyncio
+import json
 import time
 from typing import Annotated, Any, Literal
 
@@ -15,15 +16,12 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
 from pydantic import Field
 
-from agents.devops import runbook_index, signals
+from agents.devops import promql, runbook_index, signals
 from agents.devops.executor import get_executor
 from agents.devops.signals import (OWN_LOGS_NOTE, OWN_METRICS_NOTE, OWN_SIGNALS_NOTE, Loki, Prometheus,
                                    SignalError, default_step, parse_duration)
 from guardrails.policy import Risk, register
 from serving.settings import get_settings
-
-_METRIC_NAME = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{|\[|\)|$)")
-
 
 def _own_note(kind: str) -> str:
     m = signals.mode()
@@ -71,33 +69,46 @@ async def query_metrics(query: str = "", match: str = "", window: str = "", step
     the series named in the query are listed)."""
     limit = max(1, min(limit, 500))
     settings = get_settings()
+    if match and not promql.METRIC_NAME.match(match):
+        raise SignalError(f"match {match!r} must be part of a metric name (letters, digits, _ and :); "
+                          "for anything else write a PromQL `query`")
     if not settings.prometheus_url:
-        names = _METRIC_NAME.findall(query) if query else []
-        rows = [r for n in (names or [match]) for r in signals.own_metrics(n, limit)][:limit]
-        lines = [f"{r['name']}{r['labels'] or ''} = {r['value']:g}" for r in rows]
-        text = "\n".join(lines) if lines else f"No metric matches {(query or match)!r}."
-        if query:
-            text = "PromQL needs Prometheus; current values of the series it names:\n" + text
-        return f"{text}\n{_own_note('metrics')}", {"type": "metrics", "source": "own", "query": query,
-                                                    "match": match, "rows": rows}
-    promql = query or (f'{{__name__=~".*{re.escape(match)}.*"}}' if match else "")
-    if not promql:
+        return _own_metrics(query, match, limit)
+    promql_text = query or (f'{{__name__=~".*{match}.*"}}' if match else "")
+    if not promql_text:
         raise SignalError("give a PromQL `query` or a metric name `match`")
+    promql.check_ranges(promql_text, signals.MAX_WINDOW_S, signals.MAX_QUERY_POINTS)
     prom = Prometheus(settings.prometheus_url)
     if window:
         window_s = parse_duration(window)
         step_s = parse_duration(step) if step else default_step(window_s)
-        if window_s / step_s > 11_000:
+        if window_s / step_s > signals.MAX_QUERY_POINTS:
             raise SignalError(f"window {window} at step {step} is more than 11,000 points; use a larger step")
         end = time.time()
-        data = await prom.range(promql, end - window_s, end, step_s)
+        data = await prom.range(promql_text, end - window_s, end, step_s)
     else:
-        data = await prom.instant(promql)
+        data = await prom.instant(promql_text)
     rows, lines = _series_rows(data, limit)
-    head = f"PromQL {promql}" + (f" over the last {window}" if window else " (now)")
+    head = f"PromQL {promql_text}" + (f" over the last {window}" if window else " (now)")
     text = head + ":\n" + ("\n".join(lines) if lines else "no series (the query matched nothing)")
     return (f"{text}\n(from Prometheus at {settings.prometheus_url})",
-            {"type": "metrics", "source": "prometheus", "query": promql, "window": window or None, "rows": rows})
+            {"type": "metrics", "source": "prometheus", "query": promql_text, "window": window or None, "rows": rows})
+
+
+def _own_metrics(query: str, match: str, limit: int) -> tuple[str, dict]:
+    """Without Prometheus PromQL is not evaluated: the series it names are listed as they are now.
+    A query that names no metric (`vector(1)`) says so instead of listing everything."""
+    artifact = {"type": "metrics", "source": "own", "query": query, "match": match, "rows": []}
+    names = promql.metric_names(query) if query else [match]
+    if query and not names:
+        return (f"PromQL needs Prometheus, and {query!r} names no metric whose current value could be shown "
+                f"instead.\n{_own_note('metrics')}", artifact)
+    rows = [r for n in names for r in signals.own_metrics(n, limit)][:limit]
+    lines = [f"{r['name']}{r['labels'] or ''} = {r['value']:g}" for r in rows]
+    text = "\n".join(lines) if lines else f"No metric matches {(query or match)!r}."
+    if query:
+        text = "PromQL needs Prometheus; current values of the series it names:\n" + text
+    return f"{text}\n{_own_note('metrics')}", {**artifact, "rows": rows}
 
 
 @tool(response_format="content_and_artifact")
@@ -110,10 +121,7 @@ async def search_logs(query: str = "", contains: str = "", level: str | None = N
     window_s = parse_duration(window)
     settings = get_settings()
     if not settings.loki_url:
-        rows = signals.own_logs(contains, level, limit, window_s)
-        lines = [f"{r.get('ts')} {r.get('level')} {r.get('logger')}: {r.get('msg')}" for r in rows]
-        text = "\n".join(lines) if lines else f"No matching log lines in the last {window}."
-        return f"{text}\n{_own_note('logs')}", {"type": "logs", "source": "own", "rows": rows}
+        return await _own_logs(query, selector, contains, level, limit, window, window_s)
     logql = query or signals.logql(selector, contains, level)
     end = time.time()
     rows = await Loki(settings.loki_url).query_range(logql, end - window_s, end, limit)
@@ -122,6 +130,22 @@ async def search_logs(query: str = "", contains: str = "", level: str | None = N
     text = f"LogQL {logql} over the last {window}:\n" + ("\n".join(lines) if lines else "no matching lines")
     return (f"{text}\n(from Loki at {settings.loki_url})",
             {"type": "logs", "source": "loki", "query": logql, "rows": rows})
+
+
+async def _own_logs(query: str, selector: str, contains: str, level: str | None, limit: int, window: str,
+                    window_s: float) -> tuple[str, dict]:
+    """agentdesk's JSON log without Loki: LogQL is not evaluated, so its `|=`/`!=` line filters are
+    applied and whatever else it holds is named as ignored, never silently dropped."""
+    filters, ignored = signals.own_line_filters(query or selector)
+    rows = await asyncio.to_thread(signals.own_logs, contains, level, limit, window_s, filters)
+    lines = [f"{r.get('ts')} {r.get('level')} {r.get('logger')}: {r.get('msg')}" for r in rows]
+    text = "\n".join(lines) if lines else f"No matching log lines in the last {window}."
+    if ignored:
+        applied = " ".join(f"{'|=' if wanted else '!='} {json.dumps(f)}" for f, wanted in filters)
+        text = (f"Without Loki LogQL is not evaluated: ignored {ignored!r}"
+                + (f"; applied the line filters {applied}" if applied else "") + ".\n" + text)
+    return f"{text}\n{_own_note('logs')}", {"type": "logs", "source": "own", "rows": rows,
+                                            "ignored": ignored or None}
 
 
 @tool(response_format="content_and_artifact")
@@ -133,7 +157,7 @@ async def list_alerts(state: Literal["firing", "pending", "all"] = "firing", lim
     if settings.prometheus_url:
         alerts, source = await Prometheus(settings.prometheus_url).alerts(), f"Prometheus at {settings.prometheus_url}"
     else:
-        alerts, source = signals.own_alerts(), "checks derived from agentdesk's own metrics"
+        alerts, source = await signals.own_alerts(), "checks derived from agentdesk's own metrics"
     if state != "all":
         alerts = [a for a in alerts if a.get("state") == state]
     lines = [f"{a['labels'].get('alertname')} {_labels({k: v for k, v in a['labels'].items() if k != 'alertname'})} "

@@ -87,7 +87,9 @@ def evidence(results: list[ToolMessage]) -> Evidence:
             continue
         ev.read.add(r.name)
         if r.name == "list_alerts":
-            ev.alerts = [a for a in art.get("alerts", []) if a.get("state") == "firing"]
+            # "info" alerts are workflow state (approvals waiting), not symptoms of an incident.
+            ev.alerts = [a for a in art.get("alerts", []) if a.get("state") == "firing"
+                         and a.get("labels", {}).get("severity") != "info"]
         elif r.name == "query_metrics" and art.get("query") == ERROR_RATIO:
             ev.error_ratio = art.get("rows", [])
         elif r.name == "query_metrics" and art.get("query") == LATENCY_P95:

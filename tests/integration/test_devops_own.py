@@ -11,12 +11,14 @@ import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 from langgraph.types import Command
 
-from agents.devops import tools
+from agents.devops import signals, tools, triage
 from agents.devops.signals import OWN_SIGNALS_NOTE
 from graphs.orchestrator import build_orchestrator
 from serving import audit
 from serving.logs import JsonFormatter
-from serving.metrics import TOOL_CALLS
+from graphs.tool_exec import _run_one
+from serving.metrics import TOOL_ERRORS_RECENT
+from serving.pending import pending_approvals
 
 
 @pytest.fixture
@@ -25,11 +27,12 @@ async def desk(saver, settings_env, tmp_path):
     settings_env(PROMETHEUS_URL=None, LOKI_URL=None, AGENTDESK_DATA_DIR=str(tmp_path))
     (tmp_path / "logs").mkdir()
     # ...and exactly the counters it sets: earlier tests in this process incremented them too.
-    from serving.metrics import APPROVALS_PENDING, HTTP_REQUESTS, TOOL_CALLS
+    from serving.metrics import HTTP_5XX_RECENT, HTTP_REQUESTS, TOOL_CALLS, TOOL_ERRORS_RECENT
 
     TOOL_CALLS.clear()
     HTTP_REQUESTS.clear()
-    APPROVALS_PENDING.set(0)
+    TOOL_ERRORS_RECENT.clear()
+    HTTP_5XX_RECENT.clear()
     return build_orchestrator(checkpointer=saver)
 
 
@@ -65,10 +68,72 @@ async def test_search_logs_window_and_level(desk, tmp_path):
     assert OWN_SIGNALS_NOTE in msg.content
 
 
-async def test_own_alerts_derive_from_own_counters(desk):
-    TOOL_CALLS.labels(tool="query_metrics", outcome="error").inc()
-    msg = await tools.list_alerts.ainvoke({"name": "list_alerts", "args": {}, "id": "a1", "type": "tool_call"})
-    assert "AgentdeskToolErrors" in msg.content and "derived" in msg.content
+async def alerts() -> str:
+    return (await tools.list_alerts.ainvoke({"name": "list_alerts", "args": {}, "id": "a1", "type": "tool_call"})).content
+
+
+async def test_own_alerts_fire_for_recent_tool_errors_only(desk):
+    TOOL_ERRORS_RECENT._times.append(time.time() - 3600)  # an hour ago: history
+    assert "AgentdeskToolErrors" not in await alerts()
+    # A tool that fails inside a run is what counts (a `match` that is no metric name here).
+    failed, _ = await _run_one("devops", {"name": "query_metrics", "args": {"match": "a.b"}, "id": "q1"}, {})
+    assert failed.status == "error" and "must be part of a metric name" in failed.content
+    text = await alerts()
+    assert "AgentdeskToolErrors" in text and "1 tool calls ended in an error in the last 15m" in text
+    assert "derived" in text
+
+
+async def pending() -> int:
+    return (await pending_approvals())[0]
+
+
+async def test_pending_approvals_come_from_the_checkpoints(desk, saver, monkeypatch):
+    before = await pending()
+    config = thread()
+    out = await desk.ainvoke({"messages": [HumanMessage("restart the payments deployment")]}, config)
+    assert out["__interrupt__"]
+    assert await pending() == before + 1  # the devops subgraph's interrupt is seen at the root
+    # Only an approval that has waited long is an alert, and an "info" one: workflow, not incident.
+    assert "AgentdeskApprovalsPending" not in await alerts()
+    monkeypatch.setattr(signals, "PENDING_FOR_S", 0)
+    msg = await tools.list_alerts.ainvoke({"name": "list_alerts", "args": {}, "id": "a2", "type": "tool_call"})
+    [alert] = [a for a in msg.artifact["alerts"] if a["labels"]["alertname"] == "AgentdeskApprovalsPending"]
+    assert alert["labels"]["severity"] == "info" and "wait for an approval decision" in msg.content
+    ev = triage.evidence([msg])
+    assert ev.alerts == [] and not ev.abnormal
+    # Answered: no longer pending. A deleted thread stops counting too (no restart needed).
+    await desk.ainvoke(Command(resume={"decisions": [{"type": "reject", "message": "no"}]}), config)
+    assert await pending() == before
+    other = thread()
+    await desk.ainvoke({"messages": [HumanMessage("restart the payments deployment")]}, other)
+    assert await pending() == before + 1
+    await saver.adelete_thread(other["configurable"]["thread_id"])
+    assert await pending() == before
+    # The gauge is the same count, read at scrape time.
+    from serving import pending as pending_mod
+    from serving.metrics import APPROVALS_PENDING
+
+    monkeypatch.setattr(pending_mod, "_gauge_read_at", 0.0)
+    await pending_mod.refresh_gauge()
+    assert APPROVALS_PENDING._value.get() == before
+
+
+async def test_own_logs_with_logql_say_what_was_not_evaluated(desk, tmp_path):
+    write_logs(tmp_path, ("error", "checkout timeout"), ("error", "checkout refused"), ("info", "timeout ok"))
+    msg = await tools.search_logs.ainvoke({"name": "search_logs", "id": "l2", "type": "tool_call",
+                                           "args": {"query": '{app="x"} |= "timeout" | json', "level": "error"}})
+    assert [r["msg"] for r in msg.artifact["rows"]] == ["checkout timeout"]
+    assert "LogQL is not evaluated" in msg.content and '{app="x"} | json' in msg.content
+    assert '|= "timeout"' in msg.content
+
+
+async def test_own_metrics_for_promql_that_names_no_metric(desk):
+    msg = await tools.query_metrics.ainvoke({"name": "query_metrics", "args": {"query": "vector(1) > 0"},
+                                             "id": "m1", "type": "tool_call"})
+    assert msg.artifact["rows"] == [] and "names no metric" in msg.content
+    msg = await tools.query_metrics.ainvoke({"name": "query_metrics", "args": {"query": "agentdesk_tool_calls_total == 0"},
+                                             "id": "m2", "type": "tool_call"})
+    assert "names no metric" not in msg.content and "current values of the series it names" in msg.content
 
 
 async def test_dependency_failure_is_ranked_first_and_not_acted_on(desk, tmp_path):

@@ -23,7 +23,7 @@ from langchain_core.messages import HumanMessage, ToolMessage
 from langgraph.types import Command
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
-from agents.devops import tools
+from agents.devops import signals, tools
 from agents.devops.signals import SignalError
 from agents.devops.triage import ERROR_RATIO
 from evals.scripted_llm import ScriptedServer, free_port, text, tool
@@ -169,6 +169,29 @@ async def test_bad_promql_is_a_clear_error(prom_env):
 async def test_bad_window_is_a_clear_error(prom_env):
     with pytest.raises(SignalError, match="bad duration"):
         await call(tools.query_metrics, query="up", window="five minutes")
+
+
+async def test_range_selectors_in_the_query_are_held_to_the_window_cap(prom_env):
+    for query, problem in [("http_requests_total[10y]", "reaches back more than 7 days"),
+                           ("max_over_time(http_requests_total[1d:1s])", "more than 11,000 points")]:
+        with pytest.raises(SignalError, match=problem):
+            await call(tools.query_metrics, query=query)
+        with pytest.raises(SignalError, match=problem):  # a range query's own selectors too
+            await call(tools.query_metrics, query=query, window="5m")
+    msg = await call(tools.query_metrics, query="http_requests_total[1m]")  # within: a matrix answer
+    assert msg.artifact["rows"] and "points" in msg.content
+
+
+async def test_an_oversized_answer_is_refused_before_it_is_parsed(prom_env, monkeypatch):
+    monkeypatch.setattr(signals, "MAX_BODY_BYTES", 300)  # the real cap is 8 MB; this answer is larger
+    with pytest.raises(SignalError, match="answer is larger than"):
+        await call(tools.query_metrics, query="http_requests_total[1m]")
+
+
+@pytest.mark.parametrize("match", ["http_requests-total", "http.requests", "requests $", 'x"}'])
+async def test_match_that_is_not_part_of_a_metric_name_is_refused(prom_env, match):
+    with pytest.raises(SignalError, match="must be part of a metric name"):
+        await call(tools.query_metrics, match=match)
 
 
 async def test_unreachable_prometheus_is_a_clear_error(settings_env):

@@ -51,3 +51,47 @@ def test_own_logs_newest_first_with_level_and_window(settings_env, tmp_path):
     (tmp_path / "logs" / "agentdesk.jsonl").write_text("\n".join(map(json.dumps, lines)) + "\nnot json\n")
     assert [r["msg"] for r in signals.own_logs(level="error", window_s=3600)] == ["second", "first"]
     assert [r["msg"] for r in signals.own_logs(limit=1)] == ["second"]
+
+
+def test_own_log_search_reads_the_values_not_the_json(settings_env, tmp_path):
+    settings_env(AGENTDESK_DATA_DIR=str(tmp_path))
+    (tmp_path / "logs").mkdir()
+    lines = [{"ts": "2026-01-01T00:00:00.000Z", "level": "error", "msg": 'payment "X-1" failed: Zürich \\ down'},
+             {"ts": "2026-01-01T00:00:01.000Z", "level": "info", "logger": "agents.sql", "msg": "all good",
+              "exc": "Traceback ... TimeoutError: café"}]
+    (tmp_path / "logs" / "agentdesk.jsonl").write_text("\n".join(map(json.dumps, lines)) + "\n")
+    msgs = lambda **kw: [r["msg"] for r in signals.own_logs(**kw)]  # noqa: E731
+    # Quotes, backslashes and non-ASCII text are escaped in the file; they match as written.
+    assert msgs(contains='"X-1"') == [lines[0]["msg"]]
+    assert msgs(contains="zürich \\ down") == [lines[0]["msg"]]
+    assert msgs(contains="CAFÉ") == ["all good"]  # the exception text is searched too
+    assert msgs(contains="agents.sql") == ["all good"]
+    # Keys and the level are not text to search: "level" used to match every line.
+    assert msgs(contains="level") == [] and msgs(contains="msg") == []
+    # LogQL line filters are case-sensitive, as in Loki.
+    assert msgs(line_filters=[("Zürich", True)]) == [lines[0]["msg"]]
+    assert msgs(line_filters=[("zürich", True)]) == []
+    assert msgs(line_filters=[("Zürich", False)]) == ["all good"]
+
+
+@pytest.mark.parametrize("query, filters, ignored", [
+    ('{app="api"} |= "timeout"', [("timeout", True)], '{app="api"}'),
+    ('{app="api"} |= "a \\"b\\"" != `c\\d`', [('a "b"', True), ("c\\d", False)], '{app="api"}'),
+    ('{app="api"} |= "x" | json | level="error"', [("x", True)], '{app="api"} | json | level="error"'),
+    ('{app="api"} |~ "time.*out" |= "x"', [], '{app="api"} |~ "time.*out" |= "x"'),
+    ('{app="api"}', [], '{app="api"}'),
+    ("", [], ""),
+])
+def test_logql_without_loki_keeps_line_filters_and_names_the_rest(query, filters, ignored):
+    assert signals.own_line_filters(query) == (filters, ignored)
+
+
+def test_recent_events_count_only_the_window():
+    from serving.metrics import RecentEvents
+
+    events = RecentEvents()
+    events._times.append(time.time() - 3600)  # an hour ago: history, not an alert
+    assert events.count(900) == 0
+    events.note()
+    events.note()
+    assert events.count(900) == 2 and events.count(7200) == 3

@@ -1,0 +1,50 @@
+"""Approvals waiting for a decision, read from the checkpoints.
+
+A process-local count drifts: an approval asked before a restart, or on a thread that was deleted
+or pruned since, is counted wrongly forever. The checkpoints are the truth: a thread waits for a
+decision while its newest checkpoint holds an interrupt (every interrupt here is an approval
+request; a subgraph's interrupt is recorded at the root too) that no later checkpoint answered.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from psycopg.errors import UndefinedTable
+
+from serving.metrics import APPROVALS_PENDING
+
+_PENDING = """
+SELECT count(*) AS n, min(latest.ts) AS oldest
+FROM (SELECT DISTINCT ON (thread_id) thread_id, checkpoint_id, (checkpoint->>'ts')::timestamptz AS ts
+      FROM checkpoints WHERE checkpoint_ns = '' ORDER BY thread_id, checkpoint_id DESC) AS latest
+WHERE EXISTS (SELECT 1 FROM checkpoint_writes w
+              WHERE w.thread_id = latest.thread_id AND w.checkpoint_ns = ''
+                AND w.checkpoint_id = latest.checkpoint_id AND w.channel = '__interrupt__')
+"""
+GAUGE_MAX_AGE_S = 10.0  # a scrape every few seconds should not scan the checkpoints each time
+_gauge_read_at = 0.0
+
+
+async def pending_approvals() -> tuple[int, datetime | None]:
+    """(threads waiting for an approval decision, when the oldest of them began waiting)."""
+    from serving.db import app_pool
+
+    pool = await app_pool()
+    async with pool.connection() as conn:
+        try:
+            row = await (await conn.execute(_PENDING)).fetchone()
+        except UndefinedTable:  # no checkpoint was ever written to this database
+            return 0, None
+    return int(row["n"]), row["oldest"]
+
+
+async def refresh_gauge() -> None:
+    """Set `agentdesk_approvals_pending` from the checkpoints (at most every GAUGE_MAX_AGE_S)."""
+    global _gauge_read_at
+    if time.monotonic() - _gauge_read_at < GAUGE_MAX_AGE_S:
+        return
+    n, _ = await pending_approvals()
+    APPROVALS_PENDING.set(n)
+    _gauge_read_at = time.monotonic()
