@@ -23,11 +23,12 @@ DECISIONS = ["approve", "edit", "reject"]
 
 def pending_calls(messages: list) -> tuple[AIMessage | None, list[dict]]:
     """The last AI message and its tool calls that have no result yet."""
-    last = next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
-    if last is None or not last.tool_calls:
+    at = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], AIMessage)), None)
+    if at is None or not messages[at].tool_calls:
         return None, []
-    done = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
-    return last, [c for c in last.tool_calls if c["id"] not in done]
+    # Only results after it answer it: an earlier turn's result for a reused id does not.
+    done = {m.tool_call_id for m in messages[at + 1:] if isinstance(m, ToolMessage)}
+    return messages[at], [c for c in messages[at].tool_calls if c["id"] not in done]
 
 
 def _action_request(call: dict, risk: Risk, description: str) -> dict[str, Any]:
@@ -152,7 +153,11 @@ def _check_edits(agent: str, gated: list, decisions: list[dict]) -> str | None:
 async def _audit_decision(config: RunnableConfig, agent: str, call: dict, risk: Risk, decision: dict) -> None:
     thread = audit.run_identity(config)["thread_id"]
     args = decision["edited_action"]["args"] if decision["type"] == "edit" else call["args"]
+    # One row per decision, not per call: the approval node replays the same answer on every
+    # resume (same task, same namespace: one row), but a fork in Studio re-asks from an earlier
+    # checkpoint in a new task, and that second decision must be on record too.
+    task = (config.get("configurable") or {}).get("checkpoint_ns") or ""
     await audit.record(
-        "decision", config, key=f"{thread}:{call['id']}", agent=agent, tool=call["name"],
+        "decision", config, key=f"{thread}:{call['id']}:{task}", agent=agent, tool=call["name"],
         risk=risk.value, decision=decision["type"], args=args, note=decision.get("message"),
     )

@@ -6,6 +6,7 @@ them, so every specialist gets the same approval, audit and step-limit behaviour
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
@@ -23,6 +24,27 @@ from serving.metrics import timed
 from serving.offline_model import OfflinePolicy
 
 MAX_AGENT_STEPS = 6  # model calls per specialist visit: ends tool loops that never converge
+
+
+def unique_call_ids(reply: AIMessage, history: Sequence) -> AIMessage:
+    """Give each tool call an id no earlier call in the thread has. Some servers reuse ids across
+    turns (vLLM's Kimi-K2 parser numbers them `functions.<name>:<index>`); a reused id would pair
+    the new call with an old result and the approval and run-once keys with an old action."""
+    if not reply.tool_calls:
+        return reply
+    seen = {c["id"] for m in history if isinstance(m, AIMessage) for c in m.tool_calls or []}
+    calls, renamed = [], {}
+    for call in reply.tool_calls:
+        if not call.get("id") or call["id"] in seen:
+            renamed[call.get("id")] = new_id = f"call_{uuid.uuid4().hex[:24]}"
+            call = {**call, "id": new_id}
+        seen.add(call["id"])
+        calls.append(call)
+    if not renamed:
+        return reply
+    raw = [{**c, "id": renamed.get(c.get("id"), c.get("id"))} for c in reply.additional_kwargs.get("tool_calls", [])]
+    kwargs = {**reply.additional_kwargs, **({"tool_calls": raw} if raw else {})}
+    return reply.model_copy(update={"tool_calls": calls, "additional_kwargs": kwargs})
 
 
 def build_specialist(
@@ -57,6 +79,7 @@ def build_specialist(
         except ModelBusy as busy:
             return {"messages": [AIMessage(busy_message(busy), name=name)], "agent_steps": 0}
         reply.name = name
+        reply = unique_call_ids(reply, state["messages"])
         if reply.invalid_tool_calls and not reply.tool_calls:
             # Arguments that are not valid JSON: tell the model exactly that and let it try again
             # (bounded by max_steps) instead of ending the turn with no answer.

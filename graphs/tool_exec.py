@@ -8,6 +8,8 @@ resumed or replayed run never executes an approved action twice.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from typing import Any
 
 from langchain_core.messages import ToolMessage
@@ -19,6 +21,22 @@ from serving import audit, telemetry
 from serving.metrics import TOOL_CALLS, TOOL_ERRORS_RECENT, timed
 
 MAX_RESULT_CHARS = 20_000  # what the model sees; the full result stays in the artifact
+CANCELLED = "cancelled while running: whether it took effect is unknown"
+
+
+def _args_digest(args: Any) -> str:
+    return hashlib.sha256(json.dumps(args, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _earlier_outcome(tool: str, earlier: dict) -> str:
+    """What the model is told about an action this request already claimed."""
+    if earlier["status"] == "cancelled":
+        return (f"{tool} was approved, then cancelled while running; whether it took effect is unknown. "
+                "It is not run again under that approval: check its effect, and ask again if it is still needed.")
+    if earlier["status"] == "started":
+        return (f"{tool} is already running for this request (or its run died before recording an outcome); "
+                "not run again.")
+    return (earlier.get("result") or {}).get("content") or f"{tool} already ran for this request; not run again."
 
 
 async def _run_one(agent: str, call: dict, config: RunnableConfig) -> tuple[ToolMessage, dict | None]:
@@ -28,18 +46,21 @@ async def _run_one(agent: str, call: dict, config: RunnableConfig) -> tuple[Tool
         return ToolMessage(str(exc), tool_call_id=call["id"], name=call["name"], status="error"), None
 
     thread = audit.run_identity(config)["thread_id"]
-    key = f"{thread}:{call['id']}"
+    # The arguments are part of the key: a replay runs nothing twice, but an edit made in a fork
+    # (other arguments, approved anew) is a different action, not "the one that already ran".
+    key = f"{thread}:{call['id']}:{_args_digest(call['args'])}"
     once = spec.has_side_effects(call["args"]) or risk.needs_approval
     if once:
         earlier = await audit.begin_action(config, key, agent=agent, tool=call["name"], risk=risk.value, args=call["args"])
         if earlier is not None:
-            content = (earlier.get("result") or {}).get("content") or (
-                f"{call['name']} already ran for this request (status {earlier['status']}); not run again."
-            )
-            return ToolMessage(content, tool_call_id=call["id"], name=call["name"]), None
+            return ToolMessage(_earlier_outcome(call["name"], earlier), tool_call_id=call["id"], name=call["name"]), None
     with telemetry.tool_span(call["name"], agent, risk.value, call["id"]) as span:
         try:
             message = await spec.tool.ainvoke({**call, "type": "tool_call"}, config)
+        except asyncio.CancelledError:
+            if once:  # a cancelled run: say so, or the claim reads "started" forever
+                await asyncio.shield(audit.finish_action(key, "cancelled", {"content": CANCELLED}))
+            raise
         except Exception as exc:  # noqa: BLE001 - a tool failure is reported to the model, not raised
             message = ToolMessage(f"{call['name']} failed: {type(exc).__name__}: {exc}",
                                   tool_call_id=call["id"], name=call["name"], status="error")

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import jwt
 from langgraph_sdk import Auth
 
-from serving import users
+from serving import stale_resume, users
 from serving.rate_limit import SharedTokenBucket
 from serving.settings import get_settings
 
@@ -195,6 +195,12 @@ async def on_run_create(ctx: Auth.types.AuthContext, value: Auth.types.on.thread
             status_code=429, headers={"Retry-After": str(int(wait) + 1)},
             detail=f"rate limit: at most {RUNS.capacity:g} runs per minute per user; retry in {wait:.0f}s")
     _stamp(ctx, value)  # a run may create its thread (if_not_exists=create): it must be ours
+    command = (value.get("kwargs") or {}).get("command")
+    if isinstance(command, dict) and command.get("resume") is not None and value.get("thread_id"):
+        thread = await stale_resume.runtime_thread(value["thread_id"])
+        mine = thread is not None and (scope is None or (thread.get("metadata") or {}).get("owner") == scope["owner"])
+        if mine and (why := stale_resume.problem(thread, command)):  # another's thread: the API says 404
+            raise Auth.exceptions.HTTPException(status_code=409, detail=why)
     return scope
 
 

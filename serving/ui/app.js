@@ -299,7 +299,7 @@ function renderMessages(values) {
 
 // ------------------------------------------------------------------ approvals
 
-function renderApproval(interrupt, count) {
+function renderApproval(interrupt) {
   const value = interrupt.value || {};
   const reqs = value.action_requests || [];
   const configs = value.review_configs || [];
@@ -330,14 +330,16 @@ function renderApproval(interrupt, count) {
         return { type: "edit", edited_action: { name: r.name, args } };
       });
     } catch (e) { showError(`The edited arguments are not valid JSON (${e.message}). Fix them and press the button again.`); return; }
-    // With several pending interrupts, resume this one by id; with one, a plain resume.
-    const resume = count > 1 && interrupt.id ? { [interrupt.id]: { decisions } } : { decisions };
+    // Always by id: a plain resume from a stale card would answer whichever action waits now
+    // (the server refuses an id that is no longer pending with 409, and refresh() redraws).
+    const resume = interrupt.id ? { [interrupt.id]: { decisions } } : { decisions };
     if (ui.busy) {  // run() would drop the click silently while another thread's run streams
       showError("Another run is still going. Decide here once it has finished: this card stays as it is.");
       return;
     }
     card.querySelectorAll("button").forEach((b) => { b.disabled = true; });
-    run({ command: { resume } });
+    // "reject": a second tab's decision on a thread that is still running gets an error, not a queue.
+    run({ command: { resume }, multitask_strategy: "reject" });
   };
   card.querySelector(".approve")?.addEventListener("click", () => decide("approve"));
   card.querySelector(".edit")?.addEventListener("click", () => decide("edit"));
@@ -353,7 +355,7 @@ async function refresh() {
   const [state, thread] = await Promise.all([api(`/threads/${ui.threadId}/state`), api(`/threads/${ui.threadId}`)]);
   renderMessages(state.values || {});
   const pending = Object.values(thread.interrupts || {}).flat();
-  pending.forEach((i) => renderApproval(i, pending.length));
+  pending.forEach((i) => renderApproval(i));
   if (pending.length) setStep("waiting for your decision");
 }
 
@@ -365,6 +367,7 @@ async function loadThreads() {
 }
 
 function drawThreads() {
+  if (ui.renaming) return;  // a redraw (a thread opening, a run ending) would throw the edit box away
   const q = $("thread-search").value.trim().toLowerCase();
   const list = $("threads");
   list.innerHTML = "";
@@ -391,9 +394,11 @@ function startRename(li, t) {
   li.innerHTML = "";
   li.appendChild(input);
   input.focus(); input.select();
+  ui.renaming = true;
   let done = false;
   const finish = async (save) => {
     if (done) return; done = true;
+    ui.renaming = false;
     const title = input.value.trim();
     try {
       if (save && title) {

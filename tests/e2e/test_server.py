@@ -95,18 +95,41 @@ async def test_malformed_resume_keeps_the_approval_pending(client):
     assert await pending(client, tid) == []
 
 
-async def test_resume_without_pending_interrupt_is_a_clear_error(client):
+async def resume_status(client, tid: str, resume) -> tuple[int, str]:
+    try:
+        await client.runs.wait(tid, "orchestrator", command={"resume": resume})
+    except httpx.HTTPStatusError as exc:
+        return exc.response.status_code, exc.response.text
+    return 200, ""
+
+
+async def test_resume_without_pending_interrupt_is_refused(client):
     tid = (await client.threads.create())["thread_id"]
     await ask(client, tid, "How are risky actions approved?")
     before = await client.threads.get_state(tid)
-    try:
-        result = await client.runs.wait(tid, "orchestrator", command={"resume": {"decisions": [{"type": "approve"}]}})
-    except Exception as exc:  # noqa: BLE001 - the server may refuse outright
-        assert "interrupt" in str(exc).lower() or "resume" in str(exc).lower() or "400" in str(exc) or "409" in str(exc)
-    else:
-        assert result is None or isinstance(result, dict)
+    code, text = await resume_status(client, tid, {"decisions": [{"type": "approve"}]})
+    assert code == 409 and "nothing on this thread waits for a decision" in text
     after = await client.threads.get_state(tid)
     assert after["values"]["messages"] == before["values"]["messages"]  # nothing lost or added
+
+
+async def test_a_stale_approval_card_cannot_answer_a_newer_action(client):
+    """Tab A shows the card for one restart; tab B decides it and asks for another. Tab A's Approve,
+    sent by interrupt id as the chat UI sends it, is refused: nobody reviewed the newer action."""
+    tid = (await client.threads.create())["thread_id"]
+    await ask(client, tid, "Please restart the payments deployment")
+    [card_a] = await pending(client, tid)
+    assert await resume_status(client, tid, {card_a["id"]: {"decisions": [{"type": "reject", "message": "no"}]}}) == (200, "")
+    await ask(client, tid, "Please restart the billing deployment")
+    [card_b] = await pending(client, tid)
+    code, text = await resume_status(client, tid, {card_a["id"]: {"decisions": [{"type": "approve"}]}})
+    assert code == 409 and "no longer pending" in text
+    assert [i["id"] for i in await pending(client, tid)] == [card_b["id"]]  # still waits, untouched
+    assert await resume_status(client, tid, {card_b["id"]: {"decisions": [{"type": "approve"}]}}) == (200, "")
+    state = await client.threads.get_state(tid)
+    texts = [str(m["content"]) for m in state["values"]["messages"]]
+    assert any("would restart default/billing" in t for t in texts)
+    assert not any("would restart default/payments" in t for t in texts)  # the rejected one never ran
 
 
 async def test_empty_and_oversized_messages(client):

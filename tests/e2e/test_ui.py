@@ -182,6 +182,34 @@ def test_a_decision_while_another_run_streams_is_not_dropped_silently(page):
 
 
 @screenshot_on_failure
+def test_a_stale_card_in_another_tab_cannot_approve_a_newer_action(page):
+    sql = "```sql\nUPDATE warehouse.customers SET full_name = full_name WHERE customer_id = {}\n```"
+    page.click("#new-thread")
+    send(page, sql.format(4))
+    expect(page.locator(".card.approval")).to_be_visible()
+    wait_idle(page)
+    tab_a = page.context.new_page()  # the same thread (it is remembered), showing the same card
+    tab_a.goto(page.url)
+    expect(tab_a.locator(".card.approval textarea.args")).to_have_value(re.compile("customer_id = 4"))
+    page.locator(".card.approval button.reject").click()  # tab B decides, then asks for another write
+    expect(page.locator(".card.approval")).to_have_count(0)
+    wait_idle(page)
+    send(page, sql.format(5))
+    expect(page.locator(".card.approval textarea.args")).to_have_value(re.compile("customer_id = 5"))
+    wait_idle(page)
+    tab_a.locator(".card.approval button.approve").click()  # tab A's reviewer never saw customer 5
+    expect(tab_a.locator("#error")).to_contain_text("no longer pending")
+    expect(tab_a.locator(".card.approval textarea.args")).to_have_value(re.compile("customer_id = 5"))
+    tab_a.close()
+    page.reload()
+    expect(page.locator(".card.approval textarea.args")).to_have_value(re.compile("customer_id = 5"))  # still waits
+    expect(page.locator("#messages")).not_to_contain_text("Done: UPDATE")
+    page.locator(".card.approval button.reject").click()
+    expect(page.locator(".card.approval")).to_have_count(0)
+    wait_idle(page)
+
+
+@screenshot_on_failure
 def test_table_sorts_downloads_csv_and_charts(page):
     page.click("#new-thread")
     send(page, "```sql\nSELECT status, count(*) AS n FROM orders GROUP BY status\n```")

@@ -3,6 +3,7 @@ malformed resumes, the audit log and run-once idempotency."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -142,3 +143,112 @@ async def test_an_audit_row_with_nul_in_its_text_is_still_written():
                               args={"sql": "SELECT '\x00'", "k\x00": ["x\x00"]}, result={"out": "\x00"})
     rows = await audit.rows_for_thread(config["configurable"]["thread_id"])
     assert rows[-1]["args"] == {"sql": "SELECT '\ufffd'", "k\ufffd": ["x\ufffd"]} and rows[-1]["note"] == "a\ufffdb"
+
+
+async def approval_checkpoint(graph, config):
+    """The oldest checkpoint about to ask for approval (what a fork in Studio starts from)."""
+    return [s async for s in graph.aget_state_history(config) if s.next == ("approval",)][-1]
+
+
+def as_user(config: dict, user: str) -> dict:
+    return {"configurable": {**config["configurable"], "langgraph_auth_user_id": user}}
+
+
+async def decisions(config) -> list[tuple]:
+    rows = await audit.rows_for_thread(config["configurable"]["thread_id"])
+    return [(r["user_id"], r["decision"]) for r in rows if r["kind"] == "decision"]
+
+
+async def test_a_fork_that_approves_what_was_rejected_is_on_record(graph):
+    config = cfg()
+    await run_to_interrupt(graph, as_user(config, "alice"))
+    await graph.ainvoke(Command(resume={"decisions": [{"type": "reject", "message": "no"}]}), as_user(config, "alice"))
+    assert RUNS == []
+    fork = await approval_checkpoint(graph, config)
+    out = await graph.ainvoke(None, as_user(fork.config, "mallory"))  # asks again, in a new task
+    assert out["__interrupt__"]
+    await graph.ainvoke(Command(resume={"decisions": [{"type": "approve"}]}), as_user(config, "mallory"))
+    assert RUNS == [{"target": "rocket", "force": False}]
+    # Both decisions are in the audit log: the one that let the action run is not hidden.
+    assert await decisions(config) == [("alice", "reject"), ("mallory", "approve")]
+
+
+async def test_an_edit_made_in_a_fork_runs_the_edited_action(graph):
+    config = cfg()
+    await run_to_interrupt(graph, config)
+    await graph.ainvoke(Command(resume={"decisions": [{"type": "approve"}]}), config)
+    fork = await approval_checkpoint(graph, config)
+    await graph.ainvoke(None, fork.config)
+    edit = {"type": "edit", "edited_action": {"name": "launch", "args": {"target": "staging"}}}
+    out = await graph.ainvoke(Command(resume={"decisions": [edit]}), config)
+    # It used to answer "launched rocket" (the first branch's result) and run nothing.
+    assert RUNS == [{"target": "rocket", "force": False}, {"target": "staging", "force": False}]
+    assert "launched staging" in out["messages"][-1].content
+    # ...while a fork that approves the same arguments again still runs nothing twice.
+    fork = await approval_checkpoint(graph, config)
+    await graph.ainvoke(None, fork.config)
+    await graph.ainvoke(Command(resume={"decisions": [{"type": "approve"}]}), config)
+    assert len(RUNS) == 2
+
+
+SLOW: list[str] = []
+
+
+@tool
+async def slow_launch(target: str) -> str:
+    """Launch something slowly (a side effect that can be cut off by a cancelled run)."""
+    SLOW.append(f"start {target}")
+    await asyncio.sleep(30)
+    SLOW.append(f"end {target}")
+    return f"launched {target}"
+
+
+register(slow_launch, risk=Risk.high, agents={"slow"}, side_effects=True, describe=lambda a: f"Launch {a['target']}")
+
+
+async def test_a_run_cancelled_during_an_approved_action_says_so(saver):
+    def slow_policy(messages):
+        question, results = turn(messages)
+        if not results:
+            return AIMessage("", tool_calls=[tool_call("slow_launch", {"target": question})])
+        return AIMessage(" | ".join(str(r.content) for r in results))
+
+    graph = build_specialist("slow", [slow_launch], "test", slow_policy).copy(update={"checkpointer": saver})
+    config = cfg()
+    await run_to_interrupt(graph, config)
+    SLOW.clear()
+    task = asyncio.create_task(graph.ainvoke(Command(resume={"decisions": [{"type": "approve"}]}), config))
+    while not SLOW:
+        await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    rows = await audit.rows_for_thread(config["configurable"]["thread_id"])
+    assert [r["status"] for r in rows if r["kind"] == "action"] == ["cancelled"]  # was "started" forever
+    out = await graph.ainvoke(None, config)  # the thread goes on from its last checkpoint
+    assert "cancelled while running" in out["messages"][-1].content
+    assert SLOW == ["start rocket"]  # not run again under the same approval
+
+
+async def test_tool_call_ids_reused_across_turns_are_renamed(graph):
+    """Some servers number tool calls per response (`functions.launch:0` every turn): the second
+    turn's call must still be asked about and run, not paired with the first turn's result."""
+    calls = iter(range(100))
+
+    def reusing_policy(messages):
+        question, results = turn(messages)
+        if not results:
+            return AIMessage("", tool_calls=[{"name": "launch", "args": {"target": question},
+                                              "id": "functions.launch:0", "type": "tool_call"}])
+        next(calls)
+        return AIMessage(" | ".join(str(r.content) for r in results))
+
+    g = build_specialist("tester", [launch, peek], "test", reusing_policy).copy(update={"checkpointer": graph.checkpointer})
+    config = cfg()
+    for target in ("first", "second"):
+        await run_to_interrupt(g, config, target)
+        out = await g.ainvoke(Command(resume={"decisions": [{"type": "approve"}]}), config)
+        assert f"launched {target}" in out["messages"][-1].content
+    assert [r["target"] for r in RUNS] == ["first", "second"]
+    ids = [c["id"] for m in out["messages"] if isinstance(m, AIMessage) for c in m.tool_calls]
+    assert len(ids) == len(set(ids)) == 2
