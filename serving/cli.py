@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("prune", help="delete checkpoints of threads idle for more than N days")
     pr.add_argument("--older-than", type=_at_least(0, float), required=True, metavar="DAYS", help="idle for more than DAYS (fractions allowed)")
     pr.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
+    pr.add_argument("--include-pending", action="store_true",
+                    help="also prune idle threads that wait for an approval decision (kept by default)")
     pr.set_defaults(func=_lazy("serving.prune:main"))
 
     tr = sub.add_parser("train", help="train offline artifacts").add_subparsers(dest="what", required=True)

@@ -15,14 +15,16 @@ from psycopg.errors import UndefinedTable
 
 from serving.metrics import APPROVALS_PENDING
 
-_PENDING = """
-SELECT count(*) AS n, min(latest.ts) AS oldest
+# (thread_id, ts) of every thread waiting for a decision; `agentdesk prune` keeps these too.
+PENDING_THREADS = """
+SELECT latest.thread_id, latest.ts
 FROM (SELECT DISTINCT ON (thread_id) thread_id, checkpoint_id, (checkpoint->>'ts')::timestamptz AS ts
       FROM checkpoints WHERE checkpoint_ns = '' ORDER BY thread_id, checkpoint_id DESC) AS latest
 WHERE EXISTS (SELECT 1 FROM checkpoint_writes w
               WHERE w.thread_id = latest.thread_id AND w.checkpoint_ns = ''
                 AND w.checkpoint_id = latest.checkpoint_id AND w.channel = '__interrupt__')
 """
+_PENDING = f"SELECT count(*) AS n, min(ts) AS oldest FROM ({PENDING_THREADS}) AS pending"
 GAUGE_MAX_AGE_S = 10.0  # a scrape every few seconds should not scan the checkpoints each time
 _gauge_read_at = 0.0
 

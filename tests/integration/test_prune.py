@@ -9,6 +9,7 @@ import uuid
 
 from langchain_core.messages import HumanMessage
 from langgraph.graph import START, MessagesState, StateGraph
+from langgraph.types import interrupt
 
 from serving.db import connect
 from serving.prune import prune
@@ -39,6 +40,34 @@ async def test_prune_removes_only_idle_threads(saver):
             "SELECT DISTINCT thread_id FROM checkpoints WHERE thread_id = ANY(%s)", ([old, fresh],))}
     assert left == {fresh}
     assert (await graph.aget_state({"configurable": {"thread_id": fresh}})).values["messages"]
+
+
+def _waiting_graph(saver):
+    g = StateGraph(MessagesState)
+    g.add_node("ask", lambda s: {"messages": [("ai", str(interrupt({"action_requests": []})))]})
+    g.add_edge(START, "ask")
+    return g.compile(checkpointer=saver)
+
+
+def _age(conn, thread: str, days: int) -> None:
+    conn.execute("UPDATE checkpoints SET checkpoint = jsonb_set(checkpoint, '{ts}', "
+                 "to_jsonb((now() - make_interval(days => %s))::text)) WHERE thread_id = %s", (days, thread))
+
+
+async def test_prune_keeps_threads_waiting_for_a_decision_unless_told(saver):
+    waiting, idle = f"wait-{uuid.uuid4().hex}", f"idle-{uuid.uuid4().hex}"
+    await _waiting_graph(saver).ainvoke({"messages": [HumanMessage("hi")]}, {"configurable": {"thread_id": waiting}})
+    await _graph(saver).ainvoke({"messages": [HumanMessage("hi")]}, {"configurable": {"thread_id": idle}})
+    left = lambda conn: {r["thread_id"] for r in conn.execute(  # noqa: E731
+        "SELECT DISTINCT thread_id FROM checkpoints WHERE thread_id = ANY(%s)", ([waiting, idle],))}
+    with connect() as conn:
+        _age(conn, waiting, 40)
+        _age(conn, idle, 40)
+        counts = prune(conn, 30)
+        assert counts["kept_pending"] >= 1
+        assert left(conn) == {waiting}  # its approval card is still live in a running server
+        prune(conn, 30, include_pending=True)
+        assert left(conn) == set()
 
 
 def test_prune_cli_reports_counts():
@@ -73,7 +102,7 @@ def test_prune_without_checkpoint_tables_says_so(monkeypatch, capsys):
     assert main(["prune", "--older-than", "1", "--dry-run"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("no checkpoints in ") and out[0].endswith(": nothing to prune")
-    assert json.loads(out[1]) == {"threads": 0, "checkpoint_writes": 0, "checkpoint_blobs": 0,
+    assert json.loads(out[1]) == {"threads": 0, "kept_pending": 0, "checkpoint_writes": 0, "checkpoint_blobs": 0,
                                   "checkpoints": 0}
 
 
