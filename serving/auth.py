@@ -197,9 +197,9 @@ async def on_run_create(ctx: Auth.types.AuthContext, value: Auth.types.on.thread
     _stamp(ctx, value)  # a run may create its thread (if_not_exists=create): it must be ours
     command = (value.get("kwargs") or {}).get("command")
     if isinstance(command, dict) and command.get("resume") is not None and value.get("thread_id"):
-        thread = await stale_resume.runtime_thread(value["thread_id"])
-        mine = thread is not None and (scope is None or (thread.get("metadata") or {}).get("owner") == scope["owner"])
-        if mine and (why := stale_resume.problem(thread, command)):  # another's thread: the API says 404
+        found = await stale_resume.pending_interrupts(value["thread_id"])
+        mine = found is not None and (scope is None or found[0] == scope["owner"])  # else the API's 404
+        if mine and (why := stale_resume.problem(found[1], command)):
             raise Auth.exceptions.HTTPException(status_code=409, detail=why)
     return scope
 

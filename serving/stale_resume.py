@@ -5,6 +5,9 @@ that is no longer pending, and does nothing (HTTP 200, an empty run). For an app
 worse than an error: a reviewer's Reject from a second tab is silently lost, and a stale tab's
 plain Approve answers whichever action waits *now*, one its reviewer never saw. A resume whose
 thread waits for no decision, or that names an interrupt id not pending, gets 409 with the reason.
+
+What is pending is read from the thread's newest checkpoint, not from the server's in-memory
+thread record: after a crash that record is rebuilt without its interrupts (serving/recovery.py).
 """
 
 from __future__ import annotations
@@ -12,20 +15,27 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from psycopg.errors import UndefinedTable
+
 _INTERRUPT_ID = re.compile(r"^[0-9a-f]{32}$")
+_SERDE = JsonPlusSerializer()
+
+# The newest root checkpoint of the thread (its owner) and the interrupts written against it.
+_PENDING = """
+SELECT c.owner, w.type, w.blob
+FROM (SELECT checkpoint_id, metadata->>'owner' AS owner FROM checkpoints
+      WHERE thread_id = %(t)s AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1) AS c
+LEFT JOIN checkpoint_writes w ON w.thread_id = %(t)s AND w.checkpoint_ns = ''
+     AND w.checkpoint_id = c.checkpoint_id AND w.channel = '__interrupt__'
+"""
 
 
-def _pending_ids(thread: dict[str, Any]) -> set[str]:
-    return {str(i.get("id")) for items in (thread.get("interrupts") or {}).values() for i in items or []}
-
-
-def problem(thread: dict[str, Any] | None, command: Any) -> str | None:
-    """Why this resume answers nothing on `thread` (the runtime's record), or None to let it run."""
-    if not isinstance(command, dict) or command.get("resume") is None or thread is None:
+def problem(pending: set[str] | None, command: Any) -> str | None:
+    """Why this resume answers nothing, given the thread's pending interrupt ids (None: a thread
+    with no checkpoint, left to the API), or None to let it run."""
+    if not isinstance(command, dict) or command.get("resume") is None or pending is None:
         return None
-    if thread.get("status") == "busy":  # a run is going: its outcome decides; the multitask strategy applies
-        return None
-    pending = _pending_ids(thread)
     if not pending:
         return ("nothing on this thread waits for a decision: it was decided already or the run moved on; "
                 "reload the thread to see what ran")
@@ -37,13 +47,19 @@ def problem(thread: dict[str, Any] | None, command: Any) -> str | None:
     return None
 
 
-async def runtime_thread(thread_id: Any) -> dict[str, Any] | None:
-    """The server runtime's record of a thread (status, interrupts, metadata), or None."""
-    from langgraph_runtime.database import connect
-    from langgraph_runtime.ops import Threads
+async def pending_interrupts(thread_id: Any) -> tuple[str | None, set[str]] | None:
+    """(owner, ids of the interrupts waiting) from the thread's newest checkpoint, or None if the
+    thread has no checkpoint (new, unknown, or a database without the saver's tables)."""
+    from serving.db import app_pool
 
-    try:
-        async with connect() as conn:
-            return dict(await anext(await Threads.get(conn, thread_id)))
-    except Exception:  # noqa: BLE001 - not found (or not this runtime): the API answers as usual
+    pool = await app_pool()
+    async with pool.connection() as conn:
+        try:
+            rows = await (await conn.execute(_PENDING, {"t": str(thread_id)})).fetchall()
+        except UndefinedTable:
+            return None
+    if not rows:
         return None
+    ids = {str(i.id) for r in rows if r["blob"] is not None
+           for i in _SERDE.loads_typed((r["type"], r["blob"])) if getattr(i, "id", None)}
+    return rows[0]["owner"], ids

@@ -352,9 +352,11 @@ function renderApproval(interrupt) {
 
 async function refresh() {
   if (!ui.threadId) { $("messages").innerHTML = ""; return; }
-  const [state, thread] = await Promise.all([api(`/threads/${ui.threadId}/state`), api(`/threads/${ui.threadId}`)]);
+  const state = await api(`/threads/${ui.threadId}/state`);
   renderMessages(state.values || {});
-  const pending = Object.values(thread.interrupts || {}).flat();
+  // From the checkpointed state, not the thread record: after a crash the server rebuilds that
+  // record without its interrupts, and the approval card would vanish.
+  const pending = (state.tasks || []).flatMap((t) => t.interrupts || []);
   pending.forEach((i) => renderApproval(i));
   if (pending.length) setStep("waiting for your decision");
 }
