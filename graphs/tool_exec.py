@@ -14,6 +14,7 @@ from typing import Any
 
 from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.prebuilt import InjectedState
 
 from graphs.approval import pending_calls
 from guardrails.policy import PolicyError, Risk, check_call
@@ -39,7 +40,16 @@ def _earlier_outcome(tool: str, earlier: dict) -> str:
     return (earlier.get("result") or {}).get("content") or f"{tool} already ran for this request; not run again."
 
 
-async def _run_one(agent: str, call: dict, config: RunnableConfig) -> tuple[ToolMessage, dict | None]:
+def _state_args(tool: Any) -> list[str]:
+    """Arguments a tool declares as `Annotated[..., InjectedState]`: this node passes them the
+    graph state, as LangGraph's ToolNode does (the model never sees or sets them)."""
+    fields = getattr(tool.args_schema, "model_fields", None) or {}
+    return [name for name, f in fields.items() if any(m is InjectedState or isinstance(m, InjectedState)
+                                                     for m in f.metadata)]
+
+
+async def _run_one(agent: str, call: dict, config: RunnableConfig,
+                   state: dict | None = None) -> tuple[ToolMessage, dict | None]:
     try:
         spec, risk = check_call(agent, call["name"], call["args"])
     except PolicyError as exc:
@@ -56,7 +66,9 @@ async def _run_one(agent: str, call: dict, config: RunnableConfig) -> tuple[Tool
             return ToolMessage(_earlier_outcome(call["name"], earlier), tool_call_id=call["id"], name=call["name"]), None
     with telemetry.tool_span(call["name"], agent, risk.value, call["id"]) as span:
         try:
-            message = await spec.tool.ainvoke({**call, "type": "tool_call"}, config)
+            injected = dict.fromkeys(_state_args(spec.tool), state)
+            message = await spec.tool.ainvoke({**call, "args": {**call["args"], **injected}, "type": "tool_call"},
+                                              config)
         except asyncio.CancelledError:
             if once:  # a cancelled run: say so, or the claim reads "started" forever
                 await asyncio.shield(audit.finish_action(key, "cancelled", {"content": CANCELLED}))
@@ -92,7 +104,7 @@ def make_tools_node(agent: str):
     @timed(f"{agent}.tools")
     async def tools(state: dict, config: RunnableConfig) -> dict[str, Any]:
         _, calls = pending_calls(state["messages"])
-        results = await asyncio.gather(*(_run_one(agent, c, config) for c in calls))
+        results = await asyncio.gather(*(_run_one(agent, c, config, state) for c in calls))
         return {
             "messages": [m for m, _ in results],
             "artifacts": [a for _, a in results if a is not None],

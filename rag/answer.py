@@ -37,6 +37,14 @@ _BOLD = re.compile(r"\*\*(?=\S)([^*]{1,300}?)(?<=\S)\*\*|__(?=\S)([^_]{1,300}?)(
 _OWN_MARKER = re.compile(r"\[(\d+)\]")
 
 
+def answers_question(question: str, texts: Sequence[str]) -> bool:
+    """Enough to answer: some passage shares a content term with the question. Dense search
+    always returns k hits, so without this a question the documents never mention gets a
+    confident, cited answer from whatever is nearest."""
+    terms = set(tokenize(question))
+    return any(terms & set(tokenize(text)) for text in texts)
+
+
 def quotable(sentence: str) -> str:
     """A sentence as an answer quotes it: bullet, heading and bold markup dropped, and bracketed
     numbers of its own written (n), so that only the answer's citations read as [n]."""

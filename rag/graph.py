@@ -15,8 +15,7 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
-from rag.answer import citation, extractive_answer
-from rag.bm25 import tokenize
+from rag.answer import answers_question, citation, extractive_answer
 from rag.search import Retriever, retriever
 from rag.types import Hit
 
@@ -91,10 +90,9 @@ def build_graph(r: Retriever | None = None) -> StateGraph:
         return {"hits": [h.to_dict() for h in hits[:TOP_K]], "notes": notes}
 
     def check(state: RagState) -> dict[str, Any]:
-        # Enough to answer = some retrieved chunk shares a content term with the question.
-        terms = set(tokenize(state["question"])) | set(tokenize(state["rewritten"]))
-        ok = any(terms & set(tokenize(h["text"])) for h in state.get("hits", []))
-        return {"sufficient": ok}
+        texts = [h["text"] for h in state.get("hits", [])]
+        question = f"{state['question']} {state.get('rewritten', '')}"
+        return {"sufficient": answers_question(question, texts)}
 
     async def answer(state: RagState) -> dict[str, Any]:
         if not state.get("sufficient"):

@@ -7,11 +7,15 @@ import re
 from langchain_core.messages import AIMessage, BaseMessage
 
 from agents._offline import turn
-from rag.answer import cited_as, quotable, ranked_sentences
+from rag.answer import answers_question, cited_as, quotable, ranked_sentences
 from serving.offline_model import tool_call
 
 _DELETE = re.compile(r"\b(?:delete|remove|forget)\b.*?\b(?:document|doc|source|file)\b\s+['\"`]?(\S+?)['\"`]?\s*$",
                      re.IGNORECASE)
+
+
+NOTHING_RELEVANT = ("I found nothing in the documents that answers this: the nearest passages share no term "
+                    "with the question.")
 
 
 def policy(messages: list[BaseMessage]) -> AIMessage:
@@ -26,6 +30,8 @@ def policy(messages: list[BaseMessage]) -> AIMessage:
     citations = (last.artifact or {}).get("citations", [])
     if not citations:
         return AIMessage("I found nothing in the documents that answers this. " + str(last.content))
+    if not answers_question(question, [c["text"] for c in citations]):
+        return AIMessage(NOTHING_RELEVANT)
     return AIMessage(extractive(question, citations))
 
 

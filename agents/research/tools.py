@@ -2,21 +2,53 @@
 
 from __future__ import annotations
 
-from langchain_core.tools import tool
+from typing import Annotated, Any
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import InjectedToolCallId, tool
+from langgraph.prebuilt import InjectedState
 
 from guardrails.policy import Risk, register
 from guardrails.retrieval_guard import screen_chunk
 from rag.answer import cited_as
 
 
+MAX_K = 20
+
+
+def _k(value: Any) -> int:
+    return max(1, min(int(value), MAX_K)) if isinstance(value, int) else 5
+
+
+def first_number(state: dict | None, call_id: str | None) -> int:
+    """Where this search's passage numbers start. Numbers run on through a turn: a second search
+    (after reading the first, or beside it in one reply) numbers its passages after the first's,
+    so every [n] in the answer names one passage, for the model and in the UI."""
+    messages = list((state or {}).get("messages") or [])
+    start = next((i + 1 for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage)), 0)
+    turn = messages[start:]
+    used = max((c.get("n", 0) for m in turn if isinstance(m, ToolMessage) and m.name == "search_docs"
+                and isinstance(m.artifact, dict) for c in m.artifact.get("citations", [])), default=0)
+    answered = {m.tool_call_id for m in turn if isinstance(m, ToolMessage)}
+    mine = next((m for m in reversed(turn) if isinstance(m, AIMessage)
+                 and any(c["id"] == call_id for c in m.tool_calls)), None)
+    for call in mine.tool_calls if mine else []:  # earlier calls in the same reply run beside this one
+        if call["id"] == call_id:
+            break
+        if call["name"] == "search_docs" and call["id"] not in answered:
+            used += _k(call["args"].get("k", 5))
+    return used + 1
+
+
 @tool(response_format="content_and_artifact")
-async def search_docs(query: str, k: int = 5) -> tuple[str, dict]:
+async def search_docs(query: str, state: Annotated[dict | None, InjectedState] = None,
+                      tool_call_id: Annotated[str | None, InjectedToolCallId] = None, k: int = 5) -> tuple[str, dict]:
     """Search the team's documents (hybrid BM25 + dense retrieval); returns numbered passages."""
     from rag import search as rag_search
 
-    result = await rag_search.search(query, k=max(1, min(k, 20)))
+    result = await rag_search.search(query, k=_k(k))
     citations, lines = [], []
-    for n, hit in enumerate(result.hits, start=1):
+    for n, hit in enumerate(result.hits, start=first_number(state, tool_call_id)):
         text, flagged = screen_chunk(hit.text)  # indirect injection is neutralised here
         citations.append({
             "n": n, "chunk_id": hit.chunk_id, "source": hit.source, "title": hit.title,

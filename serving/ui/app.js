@@ -273,7 +273,7 @@ function renderMessages(values) {
   box.innerHTML = "";
   ui.passages.clear();
   const arts = values.artifacts || [];
-  let citations = null;  // the latest search's passages: an answer's [n] point into them
+  let citations = null;  // this turn's passages (numbers run on across its searches): an answer's [n] point into them
   for (const m of values.messages || []) {
     if (m.type === "human") citations = null;
     if (m.type === "ai" && m.tool_calls?.length) {
@@ -285,7 +285,7 @@ function renderMessages(values) {
       const d = el("div", "msg tool");
       d.innerHTML = `<details><summary>${esc(m.name || "tool")} result${m.status === "error" ? " (error)" : ""}</summary><pre>${esc(textOf(m.content).slice(0, 4000))}</pre></details>`;
       for (const art of arts.filter((a) => a.tool_call_id && a.tool_call_id === m.tool_call_id)) {
-        if (art.type === "citations") citations = citationMap(art);
+        if (art.type === "citations") citations = new Map([...(citations || []), ...citationMap(art)]);
         const node = renderArtifact(art);
         if (node) d.appendChild(node);
       }

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Annotated
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import tool
+from langgraph.prebuilt import InjectedState
 from langgraph.types import Command
 
 from agents._offline import turn
@@ -252,3 +254,24 @@ async def test_tool_call_ids_reused_across_turns_are_renamed(graph):
     assert [r["target"] for r in RUNS] == ["first", "second"]
     ids = [c["id"] for m in out["messages"] if isinstance(m, AIMessage) for c in m.tool_calls]
     assert len(ids) == len(set(ids)) == 2
+
+
+@tool
+async def count_turn(state: Annotated[dict | None, InjectedState] = None) -> str:
+    """Say how many messages the thread holds (a tool that reads the graph state)."""
+    return "no state" if state is None else f"{len(state['messages'])} messages"
+
+
+register(count_turn, risk=Risk.low, agents={"stateful"})
+
+
+async def test_tools_that_declare_injected_state_receive_the_graph_state(saver):
+    def counting_policy(messages):
+        question, results = turn(messages)
+        if not results:
+            return AIMessage("", tool_calls=[tool_call("count_turn", {})])
+        return AIMessage(str(results[-1].content))
+
+    graph = build_specialist("stateful", [count_turn], "test", counting_policy).copy(update={"checkpointer": saver})
+    out = await graph.ainvoke({"messages": [HumanMessage("how many?")]}, cfg())
+    assert out["messages"][-1].content.endswith(" 2 messages")  # the question and the call, as the tools node saw them
