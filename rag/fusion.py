@@ -4,6 +4,11 @@ Inputs are per-retriever lists of (id, score), best first. RRF only uses ranks; 
 normalises each list's scores (min-max or z-score) and adds them with a weight. A candidate that a
 retriever did not return gets that list's lowest normalised score: it was at best as good as the
 worst item that retriever returned.
+
+A degenerate list (one hit, or all scores tied: fewer than two distinct scores) has no spread to
+normalise. Its candidates get 1.0 and the candidates it did not return get 0.0, with either
+method. Before, min-max gave both 1.0 (and z-score both 0.0), so the only chunk holding a rare
+query term (an error code, a name) got no credit for it and could fall out of the top k.
 """
 
 from __future__ import annotations
@@ -29,16 +34,24 @@ def rrf(rankings: Sequence[Ranked], k: int = RRF_K) -> list[tuple[str, float]]:
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def degenerate(values: np.ndarray) -> bool:
+    """Fewer than two distinct scores: nothing to normalise against."""
+    return len(values) == 0 or not values.max() > values.min()
+
+
 def normalize(values: np.ndarray, method: str) -> np.ndarray:
+    """Normalised scores; a degenerate list (see `degenerate`) is all 1.0 with either method."""
+    if method not in ("minmax", "zscore"):
+        raise ValueError(f"unknown normalisation {method!r}")
     if len(values) == 0:
         return values
+    if degenerate(values):
+        return np.ones_like(values)
     if method == "minmax":
         lo, hi = values.min(), values.max()
-        return (values - lo) / (hi - lo) if hi > lo else np.ones_like(values)
-    if method == "zscore":
-        sd = values.std()
-        return (values - values.mean()) / sd if sd > 0 else np.zeros_like(values)
-    raise ValueError(f"unknown normalisation {method!r}")
+        return (values - lo) / (hi - lo)
+    sd = values.std()
+    return (values - values.mean()) / sd if sd > 0 else np.ones_like(values)
 
 
 def weighted(rankings: Sequence[Ranked], weights: Sequence[float],
@@ -49,8 +62,10 @@ def weighted(rankings: Sequence[Ranked], weights: Sequence[float],
     for ranking, w in zip(rankings, weights):
         if not ranking:
             continue
-        norm = normalize(np.array([s for _, s in ranking], dtype=np.float64), method)
-        col = np.full(len(ids), norm.min())  # missing -> this list's floor
+        values = np.array([s for _, s in ranking], dtype=np.float64)
+        norm = normalize(values, method)
+        # Missing -> this list's floor; for a degenerate list 0.0, below its hits (all 1.0).
+        col = np.full(len(ids), 0.0 if degenerate(values) else norm.min())
         col[[pos[i] for i, _ in ranking]] = norm
         total += w * col
     order = sorted(range(len(ids)), key=lambda n: (-total[n], ids[n]))

@@ -2,13 +2,15 @@
 
 BM25 runs in process over a cached index of all chunks; dense runs in Postgres (pgvector HNSW) or
 exactly in process (numpy) when the server has no pgvector. The cache is rebuilt when the store's
-(count, max(updated_at)) changes, which one cheap query checks per search. The two retrievers
-run concurrently, then weighted fusion (rag.fusion), then the optional rerank.
+version counter (rag.store: bumped by every write, in commit order) changes, which one cheap query
+checks per search. The two retrievers run concurrently, then weighted fusion (rag.fusion), then the
+optional rerank; a rerank that fails returns the fused order with a note.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,8 +22,11 @@ from psycopg_pool import AsyncConnectionPool
 from rag import fusion, store
 from rag.bm25 import BM25Index, tokenize
 from rag.dense import DenseIndex, get_encoder
-from rag.rerank import get_reranker
+from rag.rerank import get_reranker, record_failure
 from rag.types import Chunk, Hit, SearchResult
+
+log = logging.getLogger(__name__)
+EMPTY: tuple[Any, ...] = ("empty",)  # no tables yet: nothing ingested
 
 
 @dataclass
@@ -52,11 +57,7 @@ class Retriever:
         """The cached index, rebuilt first if the store changed (one cheap query per call)."""
         pool = await self._pool()
         async with pool.connection() as conn:
-            try:
-                row = await (await conn.execute(store.VERSION_SQL)).fetchone()
-                version: tuple[Any, ...] = (row["n"], row["at"])
-            except psycopg.errors.UndefinedTable:  # nothing ingested yet
-                version = (0, None)
+            version = await self._version(conn)
             if self._snap is not None and self._snap.version == version:
                 return self._snap
             lock = self._locks.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
@@ -66,11 +67,30 @@ class Retriever:
                     self._snap = await self._build(conn, version, vector)
             return self._snap
 
+    @staticmethod
+    async def _version(conn: Any) -> tuple[Any, ...]:
+        """The store's version counter; the old (count, max(updated_at)) key for a store not
+        written since the counter came in; EMPTY when there are no tables."""
+        try:
+            row = await (await conn.execute(store.VERSION_SQL)).fetchone()
+            if row is not None:
+                return ("v", row["v"])
+        except psycopg.errors.UndefinedTable:
+            pass
+        try:
+            row = await (await conn.execute(store.LEGACY_VERSION_SQL)).fetchone()
+            return ("n", row["n"], row["at"])
+        except psycopg.errors.UndefinedTable:  # nothing ingested yet
+            return EMPTY
+
     async def _build(self, conn: Any, version: tuple[Any, ...], vector: bool) -> _Snapshot:
         # Exact path: embeddings come in the same statement as the chunks, so the two can't
         # drift apart if an ingest commits in between.
         sql = store.CHUNKS_SQL if vector else store.CHUNKS_WITH_EMBEDDINGS_SQL
-        rows = [] if version[0] == 0 else await (await conn.execute(sql)).fetchall()
+        try:
+            rows = [] if version == EMPTY else await (await conn.execute(sql)).fetchall()
+        except psycopg.errors.UndefinedTable:  # mid `ingest --reset`: the tables are being rebuilt
+            rows = []
         chunks = [Chunk(r["chunk_id"], r["source"], r["title"], r["position"],
                         list(r["headings"]), r["text"]) for r in rows]
 
@@ -122,10 +142,15 @@ class Retriever:
 
     @staticmethod
     async def rerank(query: str, hits: list[Hit]) -> tuple[list[Hit], list[str]]:
+        """(hits, notes). No reranker, or one that fails: the fused order and a note saying why."""
         reranker, note = get_reranker()
         if reranker is None:
             return hits, [note] if note else []
-        return await asyncio.to_thread(reranker.rerank, query, hits), []
+        try:
+            return await asyncio.to_thread(reranker.rerank, query, hits), []
+        except Exception as e:  # a model that loads but cannot score must not break search
+            log.warning("reranker %s failed: %r", reranker.name, e)
+            return hits, [record_failure(reranker.name, e)]
 
     async def search(self, query: str, k: int = 5) -> SearchResult:
         snap = await self.snapshot()

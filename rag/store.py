@@ -4,6 +4,12 @@ With the `vector` extension (the embedded pgserver has it) embeddings are `vecto
 HNSW cosine index and dense search runs in SQL. Without it they are `real[]` and dense search is
 exact in process (rag.search loads them once per store version). Which one a table uses is fixed
 when it is created and read back from the catalog afterwards.
+
+The store version is a counter row in `rag_meta` (key 'version'). Every transaction that changes
+rag_chunks or rag_documents increments it as its last statement (`bump_version`), so the row lock
+orders the increments by commit: a reader that sees the same number sees the same chunks. (The
+old key, count(*) and max(updated_at), could stay the same across a replacement: updated_at is
+the insert time, not the commit time, so a slower transaction could commit an older timestamp.)
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ def _schema(vector: bool, dim: int) -> str:
     );
     CREATE INDEX IF NOT EXISTS rag_chunks_source ON rag_chunks (source);
     CREATE TABLE IF NOT EXISTS rag_meta (key text PRIMARY KEY, value text NOT NULL);
+    INSERT INTO rag_meta (key, value) VALUES ('version', '0') ON CONFLICT (key) DO NOTHING;
     {hnsw}
     """
 
@@ -110,12 +117,28 @@ async def async_stored_encoder(conn: psycopg.AsyncConnection) -> str | None:
     return None if row is None else _first(row)
 
 
+META_TABLE_SQL = "CREATE TABLE IF NOT EXISTS rag_meta (key text PRIMARY KEY, value text NOT NULL)"
+# The last statement of every transaction that writes rag_chunks / rag_documents. An upsert, so a
+# store whose rag_meta predates the counter gets the row; the row lock makes a concurrent writer
+# wait for this commit and then add to the committed value.
+BUMP_VERSION_SQL = ("INSERT INTO rag_meta (key, value) VALUES ('version', '1') ON CONFLICT (key) "
+                    "DO UPDATE SET value = (rag_meta.value::bigint + 1)::text")
+
+
+def bump_version(conn: psycopg.Connection) -> None:
+    conn.execute(BUMP_VERSION_SQL)
+
+
 def drop_store(conn: psycopg.Connection) -> None:
-    """`agentdesk ingest --reset`: every document, chunk and the encoder record, gone."""
+    """`agentdesk ingest --reset`: every document, chunk and the encoder record, gone. The version
+    counter stays (and goes up): a search process never takes the rebuilt store for the old one."""
     with conn.transaction():
         conn.execute(f"SELECT pg_advisory_xact_lock({LOCK_ID})")
-        for table in ("rag_chunks", "rag_documents", "rag_meta"):
+        for table in ("rag_chunks", "rag_documents"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(META_TABLE_SQL)
+        conn.execute("DELETE FROM rag_meta WHERE key <> 'version'")
+        bump_version(conn)
 
 
 def uses_pgvector(conn: psycopg.Connection) -> bool | None:
@@ -150,11 +173,14 @@ def replace_document(conn: psycopg.Connection, doc: Document, chunks: Sequence[C
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO rag_chunks (chunk_id, source, title, position, headings,"
                             f" text, embedding) VALUES (%s, %s, %s, %s, %s, %s, {cast})", rows)
+        bump_version(conn)  # last: the row lock is held only from here to the commit
 
 
 # --- async reads used by rag.search -------------------------------------------------------
 
-VERSION_SQL = "SELECT count(*) AS n, max(updated_at) AS at FROM rag_chunks"
+VERSION_SQL = "SELECT value AS v FROM rag_meta WHERE key = 'version'"
+# A store not written since the counter came in (no rag_meta, or no row yet): the old key.
+LEGACY_VERSION_SQL = "SELECT count(*) AS n, max(updated_at) AS at FROM rag_chunks"
 CHUNKS_SQL = ("SELECT chunk_id, source, title, position, headings, text FROM rag_chunks "
               "ORDER BY source, position")
 CHUNKS_WITH_EMBEDDINGS_SQL = ("SELECT chunk_id, source, title, position, headings, text, "
@@ -188,7 +214,12 @@ async def delete_source(source: str) -> int:
     async with pool.connection() as conn:
         if await async_uses_pgvector(conn) is None:
             return 0
-        cur = await conn.execute("DELETE FROM rag_chunks WHERE source = %s", (source,))
-        removed = cur.rowcount
-        await conn.execute("DELETE FROM rag_documents WHERE source = %s", (source,))
+        async with conn.transaction():
+            cur = await conn.execute("DELETE FROM rag_chunks WHERE source = %s", (source,))
+            removed = cur.rowcount
+            cur = await conn.execute("DELETE FROM rag_documents WHERE source = %s", (source,))
+            has_meta = await (await conn.execute(
+                "SELECT to_regclass('rag_meta') IS NOT NULL AS e")).fetchone()
+            if (removed or cur.rowcount) and _first(has_meta):
+                await conn.execute(BUMP_VERSION_SQL)
         return removed

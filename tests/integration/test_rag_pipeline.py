@@ -106,7 +106,7 @@ async def test_ingest_idempotent_replace_and_search(tmp_path, db):
         dense_only = await r.dense("how do I undo a release", 3)
         assert dense_only and dense_only[0].title == "Deploys"  # no shared words: dense finds it
         assert dense_only[0].headings == ["Rollback"]  # from pgvector's query too, not only the snapshot
-        # Store changes are picked up (count / max(updated_at) check).
+        # Store changes are picked up (the store's version counter).
         (tmp_path / "new.md").write_text("# Redis\nEviction policy allkeys-lru drops old keys.")
         with psycopg.connect(db_url, **CONNECTION_KWARGS) as conn:
             ingest_paths([tmp_path / "new.md"], conn, progress=False)
@@ -214,5 +214,125 @@ async def test_a_changed_encoder_is_refused_then_reset(tmp_path, db, tiny_encode
         fresh = await Retriever(get_pool).search("kafka consumer lag", k=2)
         assert not any("dense search is off" in n for n in fresh.notes)
         assert len(await Retriever(get_pool).dense("kafka consumer lag", 2)) == 2  # 16-dim vectors now
+    finally:
+        await pool.close()
+
+
+def _one_chunk_docs(root: Path, vpn: str, printer: str) -> None:
+    root.mkdir(exist_ok=True)
+    (root / "vpn.md").write_text(f"# VPN guide\n\nThe VPN gateway address is {vpn}.\n")
+    (root / "printer.md").write_text(f"# Printer guide\n\nPrinters are on floor {printer}.\n")
+    for name in ("lunch", "parking", "badges"):  # BM25 idf is 0 for a word in half of 2 documents
+        (root / f"{name}.md").write_text(f"# {name.title()}\n\nAsk the office about {name}.\n")
+
+
+def _replace(conn: psycopg.Connection, path: Path) -> None:
+    """What `ingest` does for one changed file (the content hash only has to differ)."""
+    from rag import chunking
+    from rag.dense import get_encoder
+    from rag.loaders import load
+
+    doc = load(path)
+    doc.content_hash += "|edited"
+    chunks = chunking.chunk_document(doc)
+    store.replace_document(conn, doc, chunks, get_encoder().encode([c.index_text for c in chunks]),
+                           store.uses_pgvector(conn))
+
+
+async def test_search_sees_a_replacement_that_commits_after_a_later_one(tmp_path, db):
+    """Two ingests at once: run 1 inserts the new vpn.md chunk, run 2 then replaces printer.md and
+    commits, then run 1 commits. The old cache key, (count(*), max(updated_at)), did not change when
+    run 1 committed (same count; its chunk was inserted before run 2's), so search kept serving the
+    replaced vpn.md text for as long as the process lived."""
+    import threading
+
+    db_url, _ = db
+    _one_chunk_docs(tmp_path, "vpn-old.acme.example", "two")
+    with psycopg.connect(db_url, **CONNECTION_KWARGS) as conn:
+        ingest_paths([tmp_path], conn, progress=False)
+    pool = make_pool(db_url, max_size=2)
+    await pool.open()
+    try:
+        async def get_pool():
+            return pool
+
+        r = Retriever(get_pool)
+
+        async def texts() -> str:
+            return " ".join(h.text for h in (await r.search("VPN gateway address", k=5)).hits)
+
+        assert "vpn-old" in await texts()
+        _one_chunk_docs(tmp_path, "vpn-new.acme.example", "three")
+        run1 = psycopg.connect(db_url, **CONNECTION_KWARGS)
+        tx = run1.transaction()
+        tx.__enter__()
+        _replace(run1, tmp_path / "vpn.md")  # not committed yet
+
+        def run2() -> None:
+            with psycopg.connect(db_url, **CONNECTION_KWARGS) as c:
+                _replace(c, tmp_path / "printer.md")
+
+        t = threading.Thread(target=run2)
+        t.start()
+        t.join(timeout=2.0)  # now it waits for run 1 (the version row lock); before, it committed
+        assert "vpn-old" in await texts()  # run 1 is not committed: the old text is right
+        tx.__exit__(None, None, None)
+        run1.close()
+        t.join(timeout=30)
+        assert not t.is_alive()
+        now = await texts()
+        assert "vpn-new" in now and "vpn-old" not in now
+        assert any("vpn-new" in c.text for c in (await r.snapshot()).chunks)  # the BM25 index too
+    finally:
+        await pool.close()
+
+
+async def test_version_counter_on_old_stores_reset_and_delete(tmp_path, monkeypatch):
+    """A store without the counter row (or without rag_meta) is searched with the old key until its
+    next ingest adds the row; `--reset` and `delete_source` move the counter on, never back."""
+    import serving.db as sdb
+
+    # The system Postgres, and only the test's schema on the path: no other store shows through.
+    schema = "rag_t_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(PLAIN_PG, autocommit=True) as c:
+        c.execute(f"CREATE SCHEMA {schema}")
+    db_url = make_conninfo(PLAIN_PG, options=f"-c search_path={schema}")
+    _one_chunk_docs(tmp_path, "vpn-old.acme.example", "two")
+    pool = make_pool(db_url, max_size=2)
+    await pool.open()
+
+    async def get_pool():
+        return pool
+
+    def version(conn) -> int:
+        row = conn.execute("SELECT value FROM rag_meta WHERE key = 'version'").fetchone()
+        return int(row["value"])
+
+    try:
+        r = Retriever(get_pool)
+        assert (await r.search("VPN gateway", k=1)).hits == []  # no tables: empty, as before
+        with psycopg.connect(db_url, **CONNECTION_KWARGS) as conn:
+            ingest_paths([tmp_path], conn, progress=False)
+            assert version(conn) == 5  # one bump per document
+            conn.execute("DROP TABLE rag_meta")  # a store from before rag_meta
+        res = await r.search("VPN gateway", k=1)
+        assert "vpn-old" in res.hits[0].text and (await r.snapshot()).version[0] == "n"
+        _one_chunk_docs(tmp_path, "vpn-new.acme.example", "two")
+        with psycopg.connect(db_url, **CONNECTION_KWARGS) as conn:
+            ingest_paths([tmp_path], conn, progress=False)  # the schema step adds the row
+            assert version(conn) == 1
+        assert "vpn-new" in (await r.search("VPN gateway", k=1)).hits[0].text
+        with psycopg.connect(db_url, **CONNECTION_KWARGS) as conn:
+            ingest_paths([tmp_path], conn, progress=False, reset=True)
+            after_reset = version(conn)
+            assert after_reset == 7  # 1, +1 for the reset, +5 for the documents again
+        monkeypatch.setattr(sdb, "_url", db_url)
+        monkeypatch.setattr(sdb, "_pools", {})
+        assert await store.delete_source(str((tmp_path / "vpn.md").resolve())) == 1
+        with psycopg.connect(db_url, **CONNECTION_KWARGS) as conn:
+            assert version(conn) == after_reset + 1
+        assert all("vpn" not in h.text for h in (await r.search("VPN gateway", k=5)).hits)
+        for p in sdb._pools.values():
+            await p.close()
     finally:
         await pool.close()
