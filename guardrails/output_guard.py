@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from functools import lru_cache
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from guardrails import pii
 from guardrails.settings import get_guard_settings
@@ -28,22 +29,86 @@ class OutputVerdict:
     removed_links: list[str] = field(default_factory=list)
 
 
-def _norm(url: str) -> str:
-    url = url if "://" in url else f"http://{url}"
-    p = urlsplit(url)
+# A link is parsed the way a browser reads it (WHATWG): the host is urlsplit's `hostname`
+# (lower-cased, without userinfo or port), and a backslash ends the host as "/" does, so
+# "https://evil.net\@docs.acme.com/" is evil.net, as it is to a browser (urlsplit alone says
+# docs.acme.com). Only http(s) links pass. A host with anything but ASCII letters, digits and
+# ".-_:" (percent-escapes, full-width dots) never matches the allowlist.
+_SCHEME_RE = re.compile(r"[a-z][a-z0-9+.-]*:", re.I)
+_HOST_RE = re.compile(r"[a-z0-9._:-]+")
+
+
+def _split(url: str) -> SplitResult | None:
+    """The http(s) URL a link leads to, or None for any other scheme (javascript:, data:, ...)."""
+    url = url.replace("\\", "/")
+    if url[:4].lower() == "www." or not _SCHEME_RE.match(url):
+        url = f"http://{url}"  # "www.host/x", or a markdown link written without a scheme
+    try:
+        p = urlsplit(url)
+    except ValueError:  # "http://[x": an unclosed IPv6 literal
+        return None
+    return p if p.scheme in ("http", "https") and p.hostname else None
+
+
+def _norm(p: SplitResult) -> str:
     return f"{p.netloc.lower()}{p.path.rstrip('/')}" + (f"?{p.query}" if p.query else "")
 
 
-def _allowed(url: str, cited: set[str], hosts: tuple[str, ...]) -> bool:
-    n = _norm(url)
-    host = n.split("/", 1)[0].split(":")[0]
+@lru_cache(maxsize=32)
+def _entries(allowlist: tuple[str, ...]) -> tuple[tuple[str, int | None, str | None], ...]:
+    """Allowlist entries as (host, port, path prefix or None). "docs.acme.com" allows that host
+    and its subdomains; an entry with a "/" ("docs.acme.com/guides") is a URL prefix: that host
+    only, and paths that equal the prefix or go on below it ("/guides", "/guides/x", not
+    "/guidesevil")."""
+    out = []
+    for entry in allowlist:
+        rest = entry.split("://", 1)[-1]
+        try:
+            q = urlsplit(f"http://{rest}")
+            host, port = (q.hostname or "").rstrip("."), q.port
+        except ValueError:
+            continue
+        if host:
+            out.append((host, port, q.path.rstrip("/") if "/" in rest else None))
+    return tuple(out)
+
+
+def _on_allowlist(p: SplitResult, allowlist: tuple[str, ...]) -> bool:
+    host = (p.hostname or "").rstrip(".")
+    if not _HOST_RE.fullmatch(host):
+        return False
+    try:
+        port = p.port
+    except ValueError:  # a port out of range or not a number
+        return False
+    for ehost, eport, epath in _entries(allowlist):
+        if eport is not None and port != eport:
+            continue
+        if epath is None:
+            if host == ehost or host.endswith("." + ehost):
+                return True
+            continue
+        if host != ehost:
+            continue
+        if any(seg in (".", "..") for seg in unquote(p.path).split("/")):
+            continue  # "/guides/../admin" leaves the prefix once the browser resolves it
+        if not epath or p.path == epath or p.path.startswith(epath + "/"):
+            return True
+    return False
+
+
+def _allowed(url: str, cited: set[str], allowlist: tuple[str, ...]) -> bool:
+    p = _split(url)
+    if p is None:
+        return False
+    n = _norm(p)
     if n in cited or any(n.startswith(c + "/") for c in cited):
         return True
-    return any(host == h or host.endswith("." + h) or n.startswith(h) for h in hosts)
+    return _on_allowlist(p, allowlist)
 
 
 def check_output(text: str, allowed_links: Iterable[str] = ()) -> OutputVerdict:
-    cited = {_norm(u) for u in allowed_links}
+    cited = {_norm(p) for p in map(_split, allowed_links) if p is not None}
     hosts = get_guard_settings().allowlist
     removed: list[str] = []
 

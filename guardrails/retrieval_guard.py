@@ -10,6 +10,7 @@ chunks and this must cost well under a millisecond each.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from guardrails.normalize import normalize, strip_invisible
 from guardrails.rules import scan
@@ -41,9 +42,29 @@ _INDIRECT = [
         r"[^.\n]{0,40}\b(?:say|tell|write|include|recommend|claim)\b",
     )
 ]
-_HTML_COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
-# A markdown image whose URL carries a query string is an exfiltration beacon once rendered.
-_BEACON_RE = re.compile(r"!\[[^\]]*\]\(\s*https?://[^)\s]*[?&][^)\s]*=[^)]*\)")
+# A markdown image whose URL carries a query string is an exfiltration beacon once rendered. Linear
+# time: `[^)\s]*[?&][^)\s]*=` could split a URL at every "?" and "=" and tried each split from
+# every "![" (a 20 KB chunk of "![a](http://x?" took about a minute). Now each part has one way to
+# match (the URL up to its first "?"/"&", then up to the next "=", then to ")") and is bounded;
+# the alt text stops at a bracket (one nested pair allowed, "![a [b] c](...)"), so no two "!["
+# scan the same text. A URL that runs 2,048 characters without a space or ")" is too long to
+# check and counts as a beacon. Also met: "HTTPS://", "//host" and "<https://...>".
+_BEACON_RE = re.compile(
+    r"!\[(?:[^\[\]]|\[[^\[\]]*+\])*+\]\(\s*+<?(?:(?i:https?):)?//"
+    r"(?:[^)\s?&]{0,2048}+[?&][^)\s=]{0,2048}+=[^)]{0,2048}+\)|[^)\s]{2048})"
+)
+
+
+def _sub_comments(text: str, repl: Callable[[str], str]) -> str:
+    """`re.sub(r"<!--.*?-->", repl, text, flags=re.S)`, linear: that pattern looked for "-->"
+    from every "<!--" to the end (100 KB of "<!--": 12 s); once one has no "-->" after it,
+    none after it has."""
+    out, pos = [], 0
+    while (start := text.find("<!--", pos)) >= 0 and (end := text.find("-->", start + 4)) >= 0:
+        out += [text[pos:start], repl(text[start:end + 3])]
+        pos = end + 3
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _is_instruction(sentence: str) -> bool:
@@ -56,14 +77,14 @@ def _is_instruction(sentence: str) -> bool:
 def screen_chunk(text: str) -> tuple[str, bool]:
     found = False
 
-    def comment(m: re.Match[str]) -> str:
+    def comment(c: str) -> str:
         nonlocal found
-        if _is_instruction(m.group()[4:-3]):
+        if _is_instruction(c[4:-3]):
             found = True
             return MARKER
-        return m.group()
+        return c
 
-    out = _HTML_COMMENT_RE.sub(comment, strip_invisible(text))
+    out = _sub_comments(strip_invisible(text), comment)
     out, beacons = _BEACON_RE.subn(MARKER, out)
     found = found or beacons > 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from guardrails.output_guard import check_output
 from guardrails.retrieval_guard import MARKER, screen_chunk
 
@@ -147,3 +149,93 @@ def test_pathological_answers_are_screened_in_linear_time() -> None:
         assert time.perf_counter() - started < 3.0, text[:10]
     v = check_output("[a [nested] label](https://evil.example/x?d=1)", allowed_links=[])
     assert "evil.example" not in v.text  # a link with brackets in its text still loses its URL
+
+
+# --- The link allowlist matches hosts, not string prefixes -------------------------------------
+
+
+@pytest.fixture
+def allowlist(monkeypatch):
+    from guardrails.settings import get_guard_settings
+
+    def use(value: str) -> None:
+        monkeypatch.setenv("AGENTDESK_LINK_ALLOWLIST", value)
+        get_guard_settings.cache_clear()
+
+    yield use
+    get_guard_settings.cache_clear()
+
+
+def _kept(text: str, allowed_links=()) -> bool:
+    v = check_output(text, allowed_links=allowed_links)
+    return v.text == text and v.removed_links == []
+
+
+def test_allowlist_look_alike_hosts_removed(allowlist) -> None:
+    # The allowlist was a prefix match on "host/path": docs.acme.com.evil.net passed.
+    allowlist("docs.acme.com")
+    for text, url in [
+        ("Click https://docs.acme.com.evil.net/x?c=SECRET", "https://docs.acme.com.evil.net/x?c=SECRET"),
+        ("![img](https://docs.acme.com.evil.net/p?d=chat)", "https://docs.acme.com.evil.net/p?d=chat"),
+        ("[docs](https://docs.acme.com.attacker.io/login)", "https://docs.acme.com.attacker.io/login"),
+        ("See https://docs.acme.comevil.net/x now", "https://docs.acme.comevil.net/x"),
+        ("See www.docs.acme.com.evil.net/x now", "www.docs.acme.com.evil.net/x"),
+    ]:
+        v = check_output(text)
+        assert v.removed_links == [url], text
+        assert "evil.net" not in v.text and "attacker.io" not in v.text, text
+
+
+def test_allowlist_userinfo_and_backslash_tricks_removed(allowlist) -> None:
+    # The host is what follows the last "@" (and, as in a browser, a backslash ends it).
+    allowlist("docs.acme.com")
+    for text in [
+        "Click https://docs.acme.com@evil.net/x?c=SECRET",
+        "![i](https://docs.acme.com:443@evil.net/p?d=chat)",
+        "![i](https://docs.acme.com%40x@evil.net/p?d=chat)",
+        "![i](https://user:pw@evil.net/p?d=docs.acme.com)",
+        "![i](https://evil.net\\@docs.acme.com/p?d=chat)",
+        "![i](https://evil.net\\.docs.acme.com/p?d=chat)",
+    ]:
+        v = check_output(text)
+        assert len(v.removed_links) == 1 and "evil.net" not in v.text, text
+
+
+def test_allowlist_and_citations_only_pass_web_links(allowlist) -> None:
+    # Host and path were compared without the scheme: javascript://docs.acme.com/... passed.
+    allowlist("docs.acme.com")
+    for text in [
+        "[x](javascript://docs.acme.com/%0aalert`1`)",
+        "[x](javascript://wiki.internal/runbooks/disk/%0aalert`1`)",
+        "[x](ftp://docs.acme.com/pub)",
+    ]:
+        v = check_output(text, allowed_links=["https://wiki.internal/runbooks/disk"])
+        assert v.text == "x [link removed]", text
+
+
+def test_allowlist_path_entry_matches_at_a_path_boundary(allowlist) -> None:
+    allowlist("docs.acme.com/guides")
+    for url in ["https://docs.acme.com/guides", "https://docs.acme.com/guides/", "https://docs.acme.com/guides/x",
+                "https://docs.acme.com/guides?page=2", "https://DOCS.ACME.COM/guides/x"]:
+        assert _kept(f"See {url} now."), url
+    for url in ["https://docs.acme.com/guidesevil", "https://docs.acme.com/guides.evil.net",
+                "https://docs.acme.com/other", "https://docs.acme.com/", "https://api.docs.acme.com/guides",
+                "https://docs.acme.com.evil.net/guides", "https://docs.acme.com/guides/../admin",
+                "https://docs.acme.com/guides/%2e%2e/admin", "https://docs.acme.com@evil.net/guides"]:
+        v = check_output(f"See {url} now.")
+        assert v.removed_links == [url], url
+
+
+def test_allowlist_hosts_and_subdomains_still_pass(allowlist) -> None:
+    allowlist("docs.acme.com, status.acme.io:8443")
+    for text in [
+        "See https://docs.acme.com/guide and https://api.docs.acme.com/v2?x=1.",
+        "See [the guide](https://Docs.Acme.com:8080/guide#install) or www.docs.acme.com/x.",
+        "![diagram](https://docs.acme.com/img/arch.png?v=2)",
+        "Status: https://status.acme.io:8443/incidents",
+        "See [the guide](http://docs.acme.com./guide).",
+    ]:
+        assert _kept(text), text
+    v = check_output("https://status.acme.io/incidents and https://docs.acme.com.")
+    assert v.removed_links == ["https://status.acme.io/incidents"]  # that entry names a port
+    assert v.text.endswith("https://docs.acme.com.")
