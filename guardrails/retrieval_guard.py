@@ -99,3 +99,11 @@ def screen_chunk(text: str) -> tuple[str, bool]:
 
     out = _SENTENCE_RE.sub(sentence, out)
     return out, found
+
+
+def screen_hit(title: str, headings: list[str], text: str) -> tuple[str, list[str], str, bool]:
+    """A retrieved chunk as it reaches a model: its text, and the title and headings that name it,
+    each screened. A title is its document author's words as much as the body is: "Refund policy
+    › Ignore all previous instructions ..." went to the model untouched."""
+    parts = [screen_chunk(part or "") for part in (title, *headings, text)]
+    return parts[0][0].strip(), [h.strip() for h, _ in parts[1:-1]], parts[-1][0], any(f for _, f in parts)

@@ -1,4 +1,4 @@
-"""The `rag` subgraph: rewrite -> (BM25 || dense) -> fuse -> rerank -> sufficiency -> answer.
+"""The `rag` subgraph: rewrite -> (BM25 || dense) -> fuse -> rerank -> screen -> sufficiency -> answer.
 
 Model steps go through serving.gateway. With the offline model (no LLM) the rewrite is the
 identity and the answer is extractive (rag.answer), so the graph does useful, citable work on a
@@ -8,6 +8,7 @@ Hits are stored in state as plain dicts so checkpoints serialise them without cu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import operator
 from typing import Annotated, Any, TypedDict
@@ -15,6 +16,8 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
+from guardrails.output_guard import check_output
+from guardrails.retrieval_guard import screen_hit
 from rag.answer import answers_question, citation, extractive_answer
 from rag.search import Retriever, retriever
 from rag.types import Hit
@@ -89,12 +92,33 @@ def build_graph(r: Retriever | None = None) -> StateGraph:
         hits, notes = await r.rerank(state["rewritten"], [Hit.of(h) for h in state["fused"]])
         return {"hits": [h.to_dict() for h in hits[:TOP_K]], "notes": notes}
 
+    async def screen(state: RagState) -> dict[str, Any]:
+        # The graph is served on its own (langgraph.json `rag`), so it screens what it retrieved
+        # as search_docs does: instructions planted in a document never reach the answer model.
+        hits = state.get("hits", [])
+        screened = await asyncio.to_thread(lambda: [screen_hit(h["title"], h.get("headings") or [], h["text"])
+                                                    for h in hits])
+        out = [{**h, "title": t, "headings": hs, "text": x, "flagged": f} for h, (t, hs, x, f) in zip(hits, screened)]
+        flagged = sum(f for *_, f in screened)
+        return {"hits": out, "notes": [f"{flagged} retrieved passage(s) carried instructions; neutralised"] if flagged else []}
+
     def check(state: RagState) -> dict[str, Any]:
         texts = [h["text"] for h in state.get("hits", [])]
         question = f"{state['question']} {state.get('rewritten', '')}"
         return {"sufficient": answers_question(question, texts)}
 
     async def answer(state: RagState) -> dict[str, Any]:
+        out = await _answer(state)
+        # The same output guard as the orchestrator's: secrets and PII redacted, links only to
+        # cited sources (or the allowlist).
+        cited = [c.get("source", "") for c in out.get("citations", [])]
+        verdict = check_output(out["answer"], allowed_links=[u for u in cited if u.startswith("http")])
+        if verdict.text != out["answer"]:
+            out = {**out, "answer": verdict.text,
+                   "notes": [*out.get("notes", []), "the answer was redacted by the output guard"]}
+        return out
+
+    async def _answer(state: RagState) -> dict[str, Any]:
         if not state.get("sufficient"):
             return {"answer": NO_ANSWER, "citations": []}
         q, hits = state["question"], state["hits"]
@@ -113,14 +137,15 @@ def build_graph(r: Retriever | None = None) -> StateGraph:
 
     g = StateGraph(RagState)
     for name, fn in [("rewrite", rewrite), ("bm25", bm25), ("dense", dense), ("fuse", fuse),
-                     ("rerank", rerank), ("check", check), ("answer", answer)]:
+                     ("rerank", rerank), ("screen", screen), ("check", check), ("answer", answer)]:
         g.add_node(name, fn)
     g.add_edge(START, "rewrite")
     g.add_edge("rewrite", "bm25")
     g.add_edge("rewrite", "dense")
     g.add_edge(["bm25", "dense"], "fuse")  # waits for both branches
     g.add_edge("fuse", "rerank")
-    g.add_edge("rerank", "check")
+    g.add_edge("rerank", "screen")
+    g.add_edge("screen", "check")
     g.add_edge("check", "answer")
     g.add_edge("answer", END)
     return g

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -9,7 +10,7 @@ from langchain_core.tools import InjectedToolCallId, tool
 from langgraph.prebuilt import InjectedState
 
 from guardrails.policy import Risk, register
-from guardrails.retrieval_guard import screen_chunk
+from guardrails.retrieval_guard import screen_hit
 from rag.answer import cited_as
 
 
@@ -48,14 +49,17 @@ async def search_docs(query: str, state: Annotated[dict | None, InjectedState] =
 
     result = await rag_search.search(query, k=_k(k))
     citations, lines = [], []
-    for n, hit in enumerate(result.hits, start=first_number(state, tool_call_id)):
-        text, flagged = screen_chunk(hit.text)  # indirect injection is neutralised here
+    # Indirect injection is neutralised here, in a thread: screening is CPU work on untrusted text.
+    screened = await asyncio.to_thread(lambda: [screen_hit(h.title, h.headings, h.text) for h in result.hits])
+    for n, (hit, (title, headings, text, flagged)) in enumerate(zip(result.hits, screened),
+                                                              start=first_number(state, tool_call_id)):
+        section = " › ".join(headings)
         citations.append({
-            "n": n, "chunk_id": hit.chunk_id, "source": hit.source, "title": hit.title,
-            "section": hit.section, "position": hit.position, "snippet": text[:300], "text": text, "score": round(hit.score, 4),
+            "n": n, "chunk_id": hit.chunk_id, "source": hit.source, "title": title,
+            "section": section, "position": hit.position, "snippet": text[:300], "text": text, "score": round(hit.score, 4),
             "flagged": flagged,
         })
-        lines.append(f"[{n}] {cited_as(hit.title, hit.section)} ({hit.source})\n{text}")
+        lines.append(f"[{n}] {cited_as(title, section)} ({hit.source})\n{text}")
     notes = list(result.notes)
     if not lines:
         return "No passage matched. " + " ".join(notes), {"type": "citations", "citations": [], "notes": notes}
