@@ -26,6 +26,13 @@ def audit_actions(thread_id: str) -> list[dict]:
 
 async def test_kill_9_mid_run_then_resume_without_double_execution():
     server = Server()
+    try:
+        await _kill_9_mid_run_then_resume(server)
+    finally:
+        server.stop()  # also when an assertion failed: a leaked server kept a core busy after the suite
+
+
+async def _kill_9_mid_run_then_resume(server: Server) -> None:
     client = get_client(url=server.start())
     # 1. An approved restart that already ran, and a thread waiting for approval.
     done = (await client.threads.create())["thread_id"]
@@ -64,4 +71,3 @@ async def test_kill_9_mid_run_then_resume_without_double_execution():
     assert sorted(a["status"] for a in audit_actions(done)) == ["done", "dry-run"]  # not twice
     async with httpx.AsyncClient(base_url=server.base) as http:
         assert (await http.get("/healthz")).status_code == 200
-    server.stop()
