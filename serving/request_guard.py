@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 
+from serving.input_pii import mask_body
 from serving.settings import get_settings
 
 # Bodies holding one run's input: runs, stateless or on a thread, and crons (created or patched).
@@ -163,6 +164,15 @@ class RequestGuard:
             return await self._reject(scope, receive, send, 400, refusal)
         if problem := body_problem(scope["path"], body):
             return await self._reject(scope, receive, send, 422, problem)
+        if RUN_PATH.match(scope["path"]) or BATCH_PATH.match(scope["path"]):
+            masked, refusal = mask_body(body)
+            if refusal:
+                return await self._reject(scope, receive, send, 422, refusal)
+            if masked is not body:  # the server reads the masked body: it stores nothing raw
+                body = masked
+                scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers") or []
+                                              if k != b"content-length"]
+                         + [(b"content-length", str(len(body)).encode())]}
         replayed = False
 
         async def replay():

@@ -48,3 +48,22 @@ async def test_malformed_run_bodies_get_422_and_the_connection_survives(server, 
         r = await http.post(path, content=body, headers={"content-type": "application/json"})
         assert r.status_code == 422, r.text
         assert (await http.get("/healthz")).status_code == 200  # same client: no reset connection
+
+
+async def test_pii_in_the_input_is_masked_before_the_server_stores_anything(server):
+    """The guard node masked the message it checked, but the raw text stayed in the thread's first
+    checkpoints (history, Studio, forks) and in the run record. Masked at the door now."""
+    email, key = "alice.smith@example.com", "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx1234"
+    async with httpx.AsyncClient(base_url=server.base, timeout=120) as http:
+        tid = (await http.post("/threads", json={})).json()["thread_id"]
+        first = {"type": "human", "content": f"For the record my address is {email}."}
+        blocks = {"type": "human", "content": [{"type": "text", "text": f"How are risky actions approved? key {key}"}]}
+        r = await http.post(f"/threads/{tid}/runs/wait",
+                            json={"assistant_id": "orchestrator", "input": {"messages": [first, blocks]}})
+        assert r.status_code == 200, r.text
+        stored = [(await http.post(f"/threads/{tid}/history", json={"limit": 100})).text,
+                  (await http.get(f"/threads/{tid}/runs")).text, (await http.get(f"/threads/{tid}/state")).text]
+    for text in stored:
+        assert email not in text and key not in text
+    assert "[REDACTED_EMAIL]" in stored[0] and "[REDACTED_API_KEY]" in stored[0]
+    assert "How are risky actions approved?" in stored[2]  # the rest of the message is intact

@@ -165,3 +165,42 @@ def test_rejections_carry_the_servers_cors_headers():
     # The policy is mirrored, not widened: another origin gets no CORS grant.
     other = client.post("/threads/t1/runs/wait", json=BAD, headers={"origin": "https://evil.example"})
     assert other.status_code == 422 and "access-control-allow-origin" not in other.headers
+
+
+@pytest.fixture
+def guard_env(monkeypatch):
+    from guardrails.settings import get_guard_settings
+
+    def apply(mode: str) -> None:
+        monkeypatch.setenv("AGENTDESK_INPUT_PII", mode)
+        get_guard_settings.cache_clear()
+
+    yield apply
+    monkeypatch.delenv("AGENTDESK_INPUT_PII", raising=False)
+    get_guard_settings.cache_clear()
+
+
+def test_input_pii_masked_in_every_human_message_or_refused_in_block_mode(guard_env):
+    import json
+
+    from serving.input_pii import mask_body
+
+    body = {"assistant_id": "orchestrator", "input": {"messages": [
+        {"type": "human", "content": "write to alice.smith@example.com"},
+        {"role": "user", "content": [{"type": "text", "text": "ssn 078-05-1120"}, {"type": "image_url", "image_url": "x"}]},
+        {"type": "ai", "content": "bob@example.com"}]}}
+    masked, refusal = mask_body(json.dumps(body).encode())
+    out = json.loads(masked)["input"]["messages"]
+    assert refusal is None
+    assert out[0]["content"] == "write to [REDACTED_EMAIL]"
+    assert out[1]["content"] == [{"type": "text", "text": "ssn [REDACTED_US_SSN]"}, {"type": "image_url", "image_url": "x"}]
+    assert out[2]["content"] == "bob@example.com"  # only what the user sent is masked
+    batch = json.dumps([body, {"command": {"resume": {"decisions": []}}}]).encode()
+    assert "alice.smith" not in mask_body(batch)[0].decode()
+    clean = json.dumps({"input": {"messages": [{"type": "human", "content": "order 12345 shipped v1.2.3"}]}}).encode()
+    assert mask_body(clean)[0] is clean  # untouched bodies are passed on as they came
+    guard_env("block")
+    kept, refusal = mask_body(json.dumps(body).encode())
+    assert "EMAIL" in refusal.upper() and "AGENTDESK_INPUT_PII=block" in refusal
+    guard_env("off")
+    assert mask_body(json.dumps(body).encode()) == (json.dumps(body).encode(), None)
