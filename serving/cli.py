@@ -157,7 +157,7 @@ def _settings_problem(exc: BaseException) -> str | None:
 
     if isinstance(exc, ValidationError) and exc.title in ("Settings", "GuardSettings"):
         return "; ".join(f"{'.'.join(map(str, e['loc']))}={e.get('input')!r}: {e['msg']}" for e in exc.errors())
-    if isinstance(exc, ValueError) and str(exc).startswith("AGENTDESK_"):  # our own setting checks
+    if isinstance(exc, ValueError) and str(exc).startswith(("AGENTDESK_", "DATABASE_URL")):  # our own checks
         return str(exc)
     return None
 

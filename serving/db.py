@@ -34,6 +34,13 @@ def database_url() -> str:
     if _url is None:
         settings = get_settings()
         if settings.database_url:
+            try:
+                conninfo_to_dict(settings.database_url)
+            except psycopg.ProgrammingError:
+                # `from None`, and no value in the message: psycopg's own error quotes the bad
+                # part, which is often the password, and the pool repeats it on every retry.
+                raise ValueError("DATABASE_URL is not a valid Postgres URL or connection string (special "
+                                 "characters in the password must be percent-encoded: % as %25, @ as %40)") from None
             _url = settings.database_url
         else:
             from serving.embedded_pg import embedded_database_url

@@ -22,6 +22,26 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path, monkeypatch, cap
     assert "DATABASE_URL" in err and "hunter2" not in err
 
 
+def test_a_database_url_that_does_not_parse_never_echoes_its_password(tmp_path: Path, monkeypatch, capsys) -> None:
+    """psycopg quotes the bad part ('invalid percent-encoded token: "Pa55%word!"'), and the pool
+    repeated it on the server's console on every retry."""
+    doc = tmp_path / "note.md"
+    doc.write_text("# Note\n\nSome text to ingest.\n")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:Pa55%word!@127.0.0.1:5432/test")
+    monkeypatch.setattr(db, "_url", None)
+    from serving.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        assert main(["ingest", str(doc)]) == 2
+    finally:
+        get_settings.cache_clear()
+        monkeypatch.setattr(db, "_url", None)
+    err = capsys.readouterr().err
+    assert "DATABASE_URL is not a valid Postgres URL" in err and "%25" in err
+    assert "Pa55" not in err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["bench", "load", "--threads", "0"], "--threads: must be 1 or more, got 0"),
     (["bench", "load", "--turns", "many"], "--turns: 'many' is not an integer"),
