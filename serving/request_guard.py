@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 
+from serving import local_origin
 from serving.input_pii import mask_body
 from serving.settings import get_settings
 
@@ -131,6 +132,45 @@ async def batch_refusal() -> str | None:
     return BATCH_WITH_USERS if current != "local" else None
 
 
+async def local_mode_refusal(scope) -> str | None:
+    """In local mode, a foreign Host or a browser page from another site is refused
+    (serving/local_origin.py); in keys mode the API key decides."""
+    if scope["method"] in ("GET", "HEAD") and scope["path"] in local_origin.PROBE_PATHS:
+        return None  # probes and scrapers address the pod by IP; these answer nothing private
+    headers = dict(scope.get("headers") or [])
+    if (why := local_origin.problem(headers)) is None:
+        return None
+    from serving import auth
+
+    try:
+        current = await auth.mode()
+    except Exception:  # noqa: BLE001 - cannot tell: the auth handler fails closed on its own
+        return None
+    return why if current == "local" else None
+
+
+async def _keys_mode() -> bool:
+    from serving import auth
+
+    try:
+        return await auth.mode() == "keys"
+    except Exception:  # noqa: BLE001 - unknown: sandbox, the safe side
+        return True
+
+
+def _sandboxed(send):
+    """/docs is the server's API reference, which loads a script from a CDN, unpinned, on our
+    origin, where the chat UI keeps the user's API key in localStorage. A sandbox gives the page
+    an origin of its own (its requests still work: the key is a header, CORS allows them)."""
+    async def wrapped(message):
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []),
+                                              (b"content-security-policy", b"sandbox allow-scripts allow-forms allow-popups")]}
+        await send(message)
+
+    return wrapped
+
+
 class RequestGuard:
     def __init__(self, app, cors: Callable[[], dict[str, Any] | None] | None = None):
         self.app = app
@@ -139,6 +179,10 @@ class RequestGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if (refusal := await local_mode_refusal(scope)) is not None:
+            return await self._reject(scope, receive, send, 403, refusal)
+        if scope["path"] == "/docs" and await _keys_mode():
+            send = _sandboxed(send)
         if scope["method"] == "GET" and HISTORY_PATH.match(scope["path"]):
             if problem := history_limit_problem(scope.get("query_string", b"")):
                 return await self._reject(scope, receive, send, 422, problem)

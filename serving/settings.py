@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     # Runs per minute per user in keys mode (0 = no limit); one bucket in Postgres for all replicas.
     runs_per_minute: float = Field(default=60.0, ge=0, alias="AGENTDESK_RUNS_PER_MINUTE")
 
+    # Local mode (no users) trusts whoever reaches the server, so browsers are held to these:
+    # Host names besides localhost/127.0.0.1/::1, and origins besides the server's own and
+    # LangGraph Studio's (comma-separated; "*" allows any). serving/local_origin.py says why.
+    allowed_hosts: str = Field(default="", alias="AGENTDESK_ALLOWED_HOSTS")
+    allowed_origins: str = Field(default="", alias="AGENTDESK_ALLOWED_ORIGINS")
+
     # The HTTP app refuses larger request bodies (413) before reading them whole.
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, alias="AGENTDESK_MAX_BODY_BYTES")
     # Threads whose last run died with the server within this window are resumed at start.

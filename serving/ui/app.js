@@ -225,8 +225,10 @@ function renderCode(art) {
     (art.stderr ? `<div class="who">errors</div><pre class="err">${esc(art.stderr)}</pre>` : "") +
     `<div class="who">exit code ${esc(art.exit_code)}${art.timed_out ? " — timed out" : ""}${art.killed_reason ? ` — ${esc(art.killed_reason)}` : ""}${art.duration_ms != null ? ` — ${esc(art.duration_ms)} ms` : ""}</div>`;
   for (const f of art.files || []) {
-    const src = `data:${f.mime || "application/octet-stream"};base64,${f.b64 || ""}`;
-    if ((f.mime || "").startsWith("image/")) box.insertAdjacentHTML("beforeend", `<img alt="${esc(f.name)}" src="${src}" style="max-width:100%">`);
+    // Only a well-formed type and base64 go into the data: URL (an attribute built as HTML).
+    const mime = /^[\w.+-]+\/[\w.+-]+$/.test(f.mime || "") ? f.mime : "application/octet-stream";
+    const src = `data:${mime};base64,${/^[A-Za-z0-9+/=]*$/.test(f.b64 || "") ? f.b64 || "" : ""}`;
+    if (mime.startsWith("image/")) box.insertAdjacentHTML("beforeend", `<img alt="${esc(f.name)}" src="${src}" style="max-width:100%">`);
     else box.insertAdjacentHTML("beforeend", `<div><a download="${esc(f.name)}" href="${src}">${esc(f.name)}</a></div>`);
   }
   return box;
@@ -262,7 +264,7 @@ function messageEl(m, citations) {
   div.innerHTML = `<div class="who">${esc(isHuman ? "you" : (m.name || "assistant"))}</div>${richText(text, isHuman ? null : citations)}`;
   if (!isHuman && citations && citations.size && /\[\d+\]/.test(text) && !/^Sources:/m.test(text)) {
     const list = [...citations.values()].map((c) =>
-      `<div><a class="cite" data-key="${esc(c.key)}" href="#">[${c.n}]</a> ${esc(citedAs(c))} — <small>${esc(c.source)}</small></div>`).join("");
+      `<div><a class="cite" data-key="${esc(c.key)}" href="#">[${esc(c.n)}]</a> ${esc(citedAs(c))} — <small>${esc(c.source)}</small></div>`).join("");
     div.insertAdjacentHTML("beforeend", `<div class="sources">${list}</div>`);
   }
   return div;

@@ -91,6 +91,11 @@ def test_public_routes_and_mode(server):
         assert anon.get("/healthz").status_code == 200
         assert anon.get("/ui").status_code == 200
         assert anon.get("/api/info").json()["auth"] == "keys"
+        # /docs loads an unpinned CDN script; sandboxed, it cannot read the UI's stored API key.
+        docs = anon.get("/docs")
+        assert docs.headers.get("content-security-policy", "").startswith("sandbox allow-scripts")
+        # Keys mode: a foreign origin without a key gets 401 from auth, not the local-mode 403.
+        assert anon.post("/threads/search", json={}, headers={"origin": "https://evil.example"}).status_code == 401
 
 
 def test_missing_and_bad_credentials_are_401(server, env):

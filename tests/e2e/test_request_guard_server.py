@@ -16,7 +16,8 @@ ORIGIN = {"origin": "https://chat.example"}  # a cross-origin client such as age
 
 @pytest.fixture(scope="module")
 def server():
-    srv = Server()
+    # A cross-origin client must be listed in local mode (serving/local_origin.py).
+    srv = Server(env={"AGENTDESK_ALLOWED_ORIGINS": ORIGIN["origin"]})
     srv.start()
     yield srv
     srv.stop()
@@ -67,3 +68,25 @@ async def test_pii_in_the_input_is_masked_before_the_server_stores_anything(serv
         assert email not in text and key not in text
     assert "[REDACTED_EMAIL]" in stored[0] and "[REDACTED_API_KEY]" in stored[0]
     assert "How are risky actions approved?" in stored[2]  # the rest of the message is intact
+
+
+async def test_local_mode_refuses_other_sites_and_foreign_hosts(server):
+    """A page on another site read every thread and approved its own SQL write through a
+    local-mode server (CORS allowed every origin); a rebound DNS name reached it whatever CORS said."""
+    port = server.base.rsplit(":", 1)[1]
+    async with httpx.AsyncClient(base_url=server.base) as http:
+        evil = await http.post("/threads/search", json={}, headers={"origin": "https://evil.example"})
+        run = await http.post("/runs/wait", json={"assistant_id": "orchestrator", "input": {"messages": []}},
+                              headers={"origin": "http://localhost:1"})
+        rebound = await http.post("/threads/search", json={}, headers={"host": f"attacker.example:{port}"})
+        own = await http.post("/threads/search", json={}, headers={"origin": server.base})
+        studio = await http.post("/threads/search", json={}, headers={"origin": "https://smith.langchain.com"})
+        listed = await http.post("/threads/search", json={}, headers=ORIGIN)
+        probe = await http.get("/healthz", headers={"host": f"10.1.2.3:{port}"})
+        sdk = await http.post("/threads/search", json={})  # no Origin: curl, the SDK
+        docs = await http.get("/docs")
+    assert evil.status_code == 403 and "AGENTDESK_ALLOWED_ORIGINS" in evil.json()["detail"]
+    assert run.status_code == 403
+    assert rebound.status_code == 403 and "AGENTDESK_ALLOWED_HOSTS" in rebound.json()["detail"]
+    assert [r.status_code for r in (own, studio, listed, probe, sdk)] == [200] * 5
+    assert "content-security-policy" not in docs.headers  # local mode: no key in the UI to protect
