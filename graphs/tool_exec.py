@@ -8,6 +8,8 @@ resumed or replayed run never executes an approved action twice.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import json
 from typing import Any
@@ -17,12 +19,14 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.prebuilt import InjectedState
 
 from graphs.approval import pending_calls
+from guardrails import pii
 from guardrails.policy import PolicyError, Risk, check_call
 from serving import audit, telemetry
 from serving.metrics import TOOL_CALLS, TOOL_ERRORS_RECENT, timed
 
 MAX_RESULT_CHARS = 20_000  # what the model sees; the full result stays in the artifact
 CANCELLED = "cancelled while running: whether it took effect is unknown"
+INLINE_REDACT_CHARS = 32_000  # ~15 ms of redaction; larger results are redacted in a worker thread
 
 
 def _args_digest(args: Any) -> str:
@@ -37,7 +41,51 @@ def _earlier_outcome(tool: str, earlier: dict) -> str:
     if earlier["status"] == "started":
         return (f"{tool} is already running for this request (or its run died before recording an outcome); "
                 "not run again.")
-    return (earlier.get("result") or {}).get("content") or f"{tool} already ran for this request; not run again."
+    # Redacted again: rows written before results were redacted hold them as the tool returned them.
+    return (pii.redact_all((earlier.get("result") or {}).get("content"))
+            or f"{tool} already ran for this request; not run again.")
+
+
+def _chars(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(map(_chars, value.values()))
+    if isinstance(value, (list, tuple)):
+        return sum(map(_chars, value))
+    return 0
+
+
+def _redact_file(f: Any) -> Any:
+    """A file the code wrote (`{name, mime, size, b64}`): a text file is decoded, redacted and
+    encoded again; a binary one (an image) keeps its bytes, which a text scan cannot read."""
+    if not isinstance(f, dict) or not isinstance(f.get("b64"), str):
+        return pii.redact_all(f)
+    meta = pii.redact_all({k: v for k, v in f.items() if k != "b64"})
+    try:
+        text = base64.b64decode(f["b64"], validate=True).decode("utf-8")
+    except (ValueError, binascii.Error):  # not base64, or not UTF-8 text
+        return {**meta, "b64": f["b64"]}
+    clean = pii.redact_all(text)
+    if clean == text:
+        return {**meta, "b64": f["b64"]}
+    data = clean.encode()
+    return {**meta, "size": len(data), "b64": base64.b64encode(data).decode()}
+
+
+def _redact_result(content: Any, artifact: Any) -> tuple[Any, Any]:
+    """PII and secrets out of a tool's result, as the output guard takes them out of an answer:
+    the content (a string or content blocks) and every string value in the artifact (table
+    cells, stdout/stderr, log lines, metric labels, cited passages). Keys, numbers, booleans and
+    None are kept, so a table keeps its shape and types. ~0.4-0.6 s per MB of text."""
+    content = pii.redact_all(content)
+    if isinstance(artifact, dict) and isinstance(artifact.get("files"), list):  # run_python's
+        rest = pii.redact_all({k: v for k, v in artifact.items() if k != "files"})
+        files = [_redact_file(f) for f in artifact["files"]]
+        artifact = {k: files if k == "files" else rest[k] for k in artifact}
+    else:
+        artifact = pii.redact_all(artifact)
+    return content, artifact
 
 
 def _state_args(tool: Any) -> list[str]:
@@ -83,11 +131,25 @@ async def _run_one(agent: str, call: dict, config: RunnableConfig,
         TOOL_ERRORS_RECENT.note()
     if not isinstance(message, ToolMessage):  # a tool that returned a Command or raw value
         message = ToolMessage(str(message), tool_call_id=call["id"], name=call["name"])
+    status = "failed" if message.status == "error" else "done"
+    # Redacted before anything keeps or shows it: the message and its artifact are checkpointed,
+    # streamed to the UI and read by the model; the audit row keeps the same text. A large result in
+    # a thread: a 1 MB table takes ~0.6 s, which would stall every other run on this event loop.
+    try:
+        if _chars(message.content) + _chars(message.artifact) <= INLINE_REDACT_CHARS:
+            message.content, message.artifact = _redact_result(message.content, message.artifact)
+        else:
+            message.content, message.artifact = await asyncio.to_thread(_redact_result, message.content,
+                                                                        message.artifact)
+    except asyncio.CancelledError:
+        if once:  # the action ran; its result was not kept
+            await asyncio.shield(audit.finish_action(
+                key, status, {"content": f"{call['name']} ran; the run was cancelled before its result was recorded."}))
+        raise
     content = str(message.content)
     if len(content) > MAX_RESULT_CHARS:
         message.content = content[:MAX_RESULT_CHARS] + "\n[truncated]"
 
-    status = "failed" if message.status == "error" else "done"
     if once:
         await audit.finish_action(key, status, {"content": content[:4000]})
     elif risk is not Risk.low:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from langchain.agents.middleware._redaction import PIIMatch, apply_strategy, detect_email
 
@@ -168,3 +170,74 @@ def find(text: str, types: tuple[str, ...] = INPUT_TYPES) -> list[PIIMatch]:
 def redact(text: str, types: tuple[str, ...] = INPUT_TYPES) -> tuple[str, list[PIIMatch]]:
     matches = find(text, types)
     return apply_strategy(text, matches, "redact"), matches
+
+
+# --- nested structures (tool results, artifacts, trace payloads) -------------------------
+
+# Joins the strings of a structure for one scan. No detector reads across "\n\x00\n" ("\x00" is
+# neither whitespace nor an address, digit or key character), except a PEM block with no END line,
+# which runs to the end of the text: a match that crosses it sends its strings back to one scan each.
+_SEP = "\n\x00\n"
+
+
+def _collect(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _collect(v, out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _collect(v, out)
+
+
+def _rebuild(value: Any, clean: Iterator[str]) -> Any:
+    if isinstance(value, str):
+        return next(clean)
+    if isinstance(value, dict):
+        return {k: _rebuild(v, clean) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rebuild(v, clean) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_rebuild(v, clean) for v in value)
+    return value
+
+
+def _replace(text: str, matches: list[PIIMatch]) -> str:
+    """`apply_strategy(text, matches, "redact")` in one pass (LangChain's rebuilds the whole text
+    per match: 0.9 s for 7,500 matches in 1 MB)."""
+    parts, at = [], 0
+    for m in matches:  # sorted, never overlapping (`find`)
+        parts += [text[at:m["start"]], f"[REDACTED_{m['type'].upper()}]"]
+        at = m["end"]
+    parts.append(text[at:])
+    return "".join(parts)
+
+
+def _redact_strings(strings: list[str], types: tuple[str, ...]) -> list[str]:
+    starts, at = [], 0
+    for s in strings:
+        starts.append(at)
+        at += len(s) + len(_SEP)
+    per: list[list[PIIMatch]] = [[] for _ in strings]
+    alone: set[int] = set()
+    for m in find(_SEP.join(strings), types):
+        i = bisect_right(starts, m["start"]) - 1
+        if m["end"] > starts[i] + len(strings[i]):  # crosses (or starts in) a separator
+            alone.update(range(i, bisect_right(starts, m["end"] - 1)))
+            continue
+        per[i].append(PIIMatch(type=m["type"], value=m["value"], start=m["start"] - starts[i],
+                               end=m["end"] - starts[i]))
+    return [_replace(s, find(s, types)) if i in alone else _replace(s, per[i]) if per[i] else s
+            for i, s in enumerate(strings)]
+
+
+def redact_all(value: Any, types: tuple[str, ...] = INPUT_TYPES) -> Any:
+    """A copy of `value` with every string in it redacted as `redact` redacts one text, however deep
+    in dicts, lists and tuples; dict keys, numbers, booleans and None are kept as they are. The
+    strings are scanned as one text (a table of 60,000 cells is one scan, not 60,000)."""
+    strings: list[str] = []
+    _collect(value, strings)
+    if not strings:
+        return value
+    return _rebuild(value, iter(_redact_strings(strings, types)))

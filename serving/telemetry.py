@@ -8,6 +8,7 @@ is on when its keys are set, off with one log line when not, and never fails a r
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -100,16 +101,39 @@ def guard_event(stage: str, allowed: bool, category: str | None, score: float = 
 
 # --- Langfuse ---------------------------------------------------------------------------
 
+def langfuse_mask(*, data: Any, **_: Any) -> Any:
+    """Langfuse's `mask`: an observation's input, output and metadata with every string in them
+    redacted as the output guard redacts an answer (`guardrails.pii`), before they leave the process.
+    LangChain objects (messages, documents) are first made JSON the way Langfuse would send them,
+    so their text is reached too. If this raises, Langfuse sends a fixed placeholder instead."""
+    from guardrails import pii
+    from langfuse._utils.serializer import EventSerializer
+
+    if data is None or isinstance(data, (bool, int, float)):
+        return data
+    if not isinstance(data, str):
+        data = json.loads(json.dumps(data, cls=EventSerializer))
+    return pii.redact_all(data)
+
+
 @lru_cache(maxsize=1)
 def langfuse_handler():
-    """Langfuse's LangChain callback handler when configured, else None (said once)."""
-    if not (os.environ.get("LANGFUSE_PUBLIC_KEY") and os.environ.get("LANGFUSE_SECRET_KEY")):
+    """Langfuse's LangChain callback handler when configured, else None (said once). Every
+    observation's input, output and metadata pass `langfuse_mask` first; if the client for these
+    keys was started without it (elsewhere in the process), Langfuse stays off."""
+    public_key = os.environ.get("LANGFUSE_PUBLIC_KEY")
+    if not (public_key and os.environ.get("LANGFUSE_SECRET_KEY")):
         log.info("Langfuse: off (LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY not set)")
         return None
     try:
+        from langfuse import Langfuse
         from langfuse.langchain import CallbackHandler
 
-        handler = CallbackHandler()
+        Langfuse(public_key=public_key, mask=langfuse_mask)  # the process-wide client for this key
+        handler = CallbackHandler(public_key=public_key)
+        if getattr(handler.client, "_mask", None) is not langfuse_mask:
+            log.warning("Langfuse: off, its client for this key was started without PII masking")
+            return None
         log.info("Langfuse: tracing runs to %s", os.environ.get("LANGFUSE_HOST", "the default host"))
         return handler
     except Exception as exc:  # noqa: BLE001 - tracing must never stop the app

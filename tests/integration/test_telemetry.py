@@ -96,6 +96,54 @@ async def test_langfuse_trace_reaches_its_ingest(scripted, monkeypatch):
         ingest.close()
 
 
+PLANTED_EMAIL, PLANTED_KEY = "alice.smith@example.com", "sk-proj-AbCdEf1234567890XyZaBcDeFgHiJk"
+TOOL_EMAIL = "carol.jones@example.com"  # only the tool's output holds it (the code builds it)
+
+
+def pii_responder(body):
+    if body.get("response_format"):
+        return text(json.dumps({"next": "code", "reason": "python was asked for"}))
+    if any(m.get("role") == "tool" for m in body["messages"]):
+        return text("It printed the address.")
+    return tool("run_python", code="print('carol.jones' + '@' + 'example.com')")
+
+
+async def test_langfuse_never_receives_pii_or_secrets(settings_env, monkeypatch):
+    """Run inputs, model calls and tool outputs go to Langfuse through its `mask`: a planted email
+    and API key in the question, and an email the tool printed, never reach its ingest; the words
+    around them do."""
+    ingest = Receiver()
+    key = f"pk-lf-mask-{uuid.uuid4().hex[:8]}"  # a client of its own (one per key per process)
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", key)
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-test")
+    monkeypatch.setenv("LANGFUSE_HOST", ingest.url)
+    monkeypatch.setenv("LANGFUSE_BASE_URL", ingest.url)
+    telemetry.reset()
+    try:
+        with ScriptedServer() as llm:
+            llm.script.responder = pii_responder
+            settings_env(AGENTDESK_LLM_BASE_URL=llm.url, AGENTDESK_LLM_MODEL="scripted-model")
+            from graphs.orchestrator import graph as factory
+
+            config = {"configurable": {"thread_id": f"lf-{uuid.uuid4().hex}", "langgraph_auth_user_id": "ana"}}
+            question = (f"Zanzibar: my email is {PLANTED_EMAIL} and my api key is {PLANTED_KEY}; "
+                        "print an address in python")
+            await factory(config).ainvoke({"messages": [HumanMessage(question)]}, config)
+        telemetry.langfuse_handler().client.flush()
+        spans = ingest.wait_for(lambda s: "/api/public/otel" in s["path"]
+                                and s["attributes"].get("langfuse.observation.type") == "tool")
+        sent = json.dumps([s["attributes"] for s in ingest.spans])
+        assert "Zanzibar" in sent and "[REDACTED_EMAIL]" in sent  # the input was sent, masked
+        assert "[REDACTED_EMAIL]" in json.dumps([s["attributes"] for s in spans])  # the tool's output
+        for planted in (PLANTED_EMAIL, PLANTED_KEY, TOOL_EMAIL):
+            assert planted not in sent
+        assert "ana" in {s["attributes"].get("user.id") or s["attributes"].get("langfuse.user.id")
+                         for s in ingest.spans}
+    finally:
+        telemetry.reset()
+        ingest.close()
+
+
 async def test_langfuse_unreachable_never_fails_a_run(scripted, monkeypatch):
     monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-test")
     monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-test")
