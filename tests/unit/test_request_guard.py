@@ -36,7 +36,9 @@ def client(monkeypatch):
         return "local"
 
     monkeypatch.setattr(auth, "mode", local)  # no users, unless a test says otherwise
-    return TestClient(RequestGuard(_app()))
+    # A loopback Host, as a local-mode server requires (serving/local_origin.py); TestClient's
+    # default "testserver" is refused there.
+    return TestClient(RequestGuard(_app()), base_url="http://127.0.0.1")
 
 
 @pytest.mark.parametrize("body, fragment", [
@@ -153,7 +155,11 @@ def test_good_history_queries_pass(client, query):
     assert client.get(f"/threads/t1/history{query}").status_code == 200
 
 
-def test_rejections_carry_the_servers_cors_headers():
+def test_rejections_carry_the_servers_cors_headers(monkeypatch):
+    async def keys():
+        return "keys"
+
+    monkeypatch.setattr(auth, "mode", keys)  # keys mode: origins are left to CORS and the key
     policy = {"allow_origins": ["https://chat.example"], "allow_credentials": True, "allow_methods": ["*"],
               "allow_headers": ["*"], "expose_headers": ["x-pagination-total"]}
     client = TestClient(RequestGuard(_app(), cors=lambda: policy))
