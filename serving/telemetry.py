@@ -116,6 +116,29 @@ def langfuse_mask(*, data: Any, **_: Any) -> Any:
     return pii.redact_all(data)
 
 
+class _MaskedError(Exception):
+    """An exception's text with PII and secrets redacted, in its place."""
+
+
+def _masked_errors(handler_cls: type) -> type:
+    """The handler with each error's text redacted before it becomes the observation's
+    `status_message`, which `mask` does not cover: a tool's refusal can quote the user
+    ("match 'alice@example.com' must be part of a metric name"), a database error the value."""
+    from guardrails import pii
+
+    def wrap(name: str):
+        method = getattr(handler_cls, name)
+
+        def masked(self, error: BaseException, *args: Any, **kwargs: Any) -> Any:
+            text = pii.redact_all(f"{type(error).__name__}: {error}")
+            return method(self, _MaskedError(text), *args, **kwargs)
+
+        return masked
+
+    names = ("on_chain_error", "on_tool_error", "on_llm_error", "on_retriever_error")
+    return type("MaskedCallbackHandler", (handler_cls,), {n: wrap(n) for n in names if hasattr(handler_cls, n)})
+
+
 @lru_cache(maxsize=1)
 def langfuse_handler():
     """Langfuse's LangChain callback handler when configured, else None (said once). Every
@@ -130,7 +153,7 @@ def langfuse_handler():
         from langfuse.langchain import CallbackHandler
 
         Langfuse(public_key=public_key, mask=langfuse_mask)  # the process-wide client for this key
-        handler = CallbackHandler(public_key=public_key)
+        handler = _masked_errors(CallbackHandler)(public_key=public_key)
         if getattr(handler.client, "_mask", None) is not langfuse_mask:
             log.warning("Langfuse: off, its client for this key was started without PII masking")
             return None

@@ -144,6 +144,44 @@ async def test_langfuse_never_receives_pii_or_secrets(settings_env, monkeypatch)
         ingest.close()
 
 
+def erring_responder(body):
+    if body.get("response_format"):
+        return text(json.dumps({"next": "devops", "reason": "metrics were asked for"}))
+    if any(m.get("role") == "tool" for m in body["messages"]):
+        return text("That is no metric name.")
+    return tool("query_metrics", match=PLANTED_EMAIL)  # refused: the error quotes the argument
+
+
+async def test_langfuse_error_text_is_masked_too(settings_env, monkeypatch):
+    """`mask` covers input, output and metadata, not an error's status message: a tool's refusal
+    that quotes the user's argument used to reach Langfuse as it was."""
+    ingest = Receiver()
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", f"pk-lf-err-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-test")
+    monkeypatch.setenv("LANGFUSE_HOST", ingest.url)
+    monkeypatch.setenv("LANGFUSE_BASE_URL", ingest.url)
+    telemetry.reset()
+    try:
+        with ScriptedServer() as llm:
+            llm.script.responder = erring_responder
+            settings_env(AGENTDESK_LLM_BASE_URL=llm.url, AGENTDESK_LLM_MODEL="scripted-model",
+                         PROMETHEUS_URL=None, LOKI_URL=None)
+            from graphs.orchestrator import graph as factory
+
+            config = {"configurable": {"thread_id": f"lf-{uuid.uuid4().hex}"}}
+            await factory(config).ainvoke({"messages": [HumanMessage("Zanzibar: list the error metrics")]}, config)
+        telemetry.langfuse_handler().client.flush()
+        spans = ingest.wait_for(lambda s: "/api/public/otel" in s["path"]
+                                and s["attributes"].get("langfuse.observation.type") == "tool")
+        sent = json.dumps([s["attributes"] for s in ingest.spans])
+        assert "must be part of a metric name" in sent and "[REDACTED_EMAIL]" in sent  # the error went out
+        assert PLANTED_EMAIL not in sent
+        assert spans
+    finally:
+        telemetry.reset()
+        ingest.close()
+
+
 async def test_langfuse_unreachable_never_fails_a_run(scripted, monkeypatch):
     monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-test")
     monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-test")
